@@ -1,0 +1,8 @@
+/* The table of top-level commands: it drives dispatch and `hfsync --help`. */
+#include "cli.h"
+
+/* Add a command here when it works: one extern and one table entry. */
+
+const hfs_cli_cmd *const hfs_cli_commands[] = {
+    NULL,
+};

@@ -1,0 +1,78 @@
+/* A tiny TAP producer for the C unit tests: each check prints "ok N - name" or
+ * "not ok N - name"; tests/run_suite.py counts them across the whole suite. */
+#ifndef HFS_TAP_H
+#define HFS_TAP_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+static int tap_count, tap_failures;
+
+static inline bool tap_vok(bool cond, const char *fmt, va_list ap)
+{
+    tap_count++;
+    printf("%sok %d - ", cond ? "" : "not ", tap_count);
+    vprintf(fmt, ap);
+    putchar('\n');
+    fflush(stdout);
+    if (!cond)
+        tap_failures++;
+    return cond;
+}
+
+/* One result line. Returns cond, so a caller can add a diagnostic on failure. */
+static inline __attribute__((format(printf, 2, 3))) bool tap_ok(bool cond, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    bool r = tap_vok(cond, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+/* A diagnostic line ("# …"): shown in the log, not counted. */
+static inline __attribute__((format(printf, 1, 2))) void tap_diag(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("# ");
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+}
+
+static inline bool tap_is_str(const char *got, const char *want, const char *name)
+{
+    bool same = (got == NULL && want == NULL) || (got && want && strcmp(got, want) == 0);
+    if (!tap_ok(same, "%s", name)) {
+        tap_diag("  got:  %s%s%s", got ? "\"" : "", got ? got : "NULL", got ? "\"" : "");
+        tap_diag("  want: %s%s%s", want ? "\"" : "", want ? want : "NULL", want ? "\"" : "");
+    }
+    return same;
+}
+
+static inline bool tap_is_int(long long got, long long want, const char *name)
+{
+    if (!tap_ok(got == want, "%s", name)) {
+        tap_diag("  got:  %lld", got);
+        tap_diag("  want: %lld", want);
+    }
+    return got == want;
+}
+
+static inline void tap_skip(const char *why)
+{
+    tap_count++;
+    printf("ok %d # SKIP %s\n", tap_count, why);
+}
+
+/* Prints the plan line and gives main's return value. */
+static inline int tap_done(void)
+{
+    printf("1..%d\n", tap_count);
+    return tap_failures ? 1 : 0;
+}
+
+#endif
