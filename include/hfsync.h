@@ -4,5 +4,6 @@
 #define HFSYNC_H
 
 #include "hfsync/common.h"
+#include "hfsync/manifest.h"
 
 #endif
