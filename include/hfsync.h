@@ -4,6 +4,7 @@
 #define HFSYNC_H
 
 #include "hfsync/common.h"
+#include "hfsync/hub.h"
 #include "hfsync/manifest.h"
 
 #endif

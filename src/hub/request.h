@@ -1,0 +1,111 @@
+/* The hub client's HTTP engine, private to src/hub: one logical request with the token sent
+ * by origin only, redirects followed hop by hop, retries with backoff, failures mapped. */
+#ifndef HFS_HUB_REQUEST_H
+#define HFS_HUB_REQUEST_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "hub/hub.h"
+
+struct hfs_hub {
+    char *endpoint;     /* no trailing `/` */
+    char *origin;       /* "scheme://host:port" of the endpoint, lowercase */
+    char *token;        /* NULL: anonymous */
+    char *token_source; /* hfs_hub_token_describe() of where it came from */
+    char *auth_header;  /* "Authorization: Bearer …", or NULL */
+    char *user_agent;
+    hfs_hub_options opts; /* the string fields above are the owned copies; these are NULL */
+    CURLSH *share;        /* connections, DNS and TLS sessions shared by every call */
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+
+typedef enum {
+    HUB_REDIRECT_FOLLOW,      /* follow wherever it goes (the token stays home) */
+    HUB_REDIRECT_SAME_ORIGIN, /* follow only within the origin; else the 3xx is the answer */
+    HUB_REDIRECT_NONE,
+} hub_redirects;
+
+typedef struct {
+    const char *what; /* for messages: "list the files of model a/b at main" */
+    const char *method;
+    const char *url;            /* absolute */
+    const char *const *headers; /* extra "Name: value" lines, NULL-terminated, or NULL */
+    const hfs_hub_body *body;   /* NULL: none */
+    /* Where a 2xx body goes; NULL: into hub_response.body (at most max_body bytes). */
+    hfs_hub_write_fn write;
+    int (*restart)(void *ctx);
+    void *write_ctx;
+    size_t max_body; /* 0: 64 MiB */
+    bool auth;       /* send the token (only ever to the endpoint's origin) */
+    bool retry;
+    hub_redirects redirects;
+    hfs_hub_progress_fn progress; /* upload progress, may be NULL */
+    void *progress_ctx;
+} hub_request;
+
+typedef struct {
+    long status;             /* of the final response; 0 when none came */
+    hfs_buf body;            /* 2xx without a `write`, or the error body (capped) */
+    hfs_hub_header *headers; /* of the final response */
+    size_t n_headers, cap_headers;
+    char *url; /* the URL that gave the final response */
+} hub_response;
+
+/* Sends the request. 0 for a 2xx/3xx final response; else the mapped error (the message
+ * says what, why, METHOD URL, status and request id). *out is filled either way (an error
+ * response's headers and body too) and must be cleared with hub_response_clear. */
+int hub_send(hub_response *out, hfs_hub *hub, const hub_request *req);
+void hub_response_clear(hub_response *r);
+/* The value of a response header (case-insensitive name), or NULL. */
+const char *hub_response_header(const hub_response *r, const char *name);
+
+/* Parses a JSON answer, expecting an object or an array; HFS_ERROR naming the request when
+ * it is not. The caller owns *out. */
+int hub_json_parse(json_t **out, const hfs_hub *hub, const hub_response *r, const hub_request *req,
+                   json_type expect);
+/* HFS_ERROR: "cannot WHAT: the answer to METHOD URL is not as expected: DETAIL". */
+int hub_protocol_error(const hfs_hub *hub, const hub_request *req, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Called with each page of a paginated JSON-array answer; non-zero stops the walk. */
+typedef int (*hub_page_fn)(void *ctx, json_t *page, const hub_request *req);
+/* GETs first_url and every `Link: <…>; rel="next"` page after it (retried, with token). */
+int hub_get_pages(hfs_hub *hub, const char *what, const char *first_url, hub_page_fn fn, void *ctx);
+
+/* `Link: <url>; rel="next"` → the next page's URL (caller frees), or NULL. */
+char *hub_link_next(const char *link);
+/* "scheme://host:port" (lowercase, default port filled in), or NULL when not a URL. */
+char *hub_url_origin(const char *url);
+/* The URL for messages: no user:password, and no query when it is not on the endpoint's
+ * origin (presigned URLs carry their signature there). */
+char *hub_url_display(const hfs_hub *hub, const char *url);
+/* https://huggingface.co/… returned by the hub → {endpoint}/… (as huggingface_hub does). */
+char *hub_url_fix_endpoint(const hfs_hub *hub, const char *url);
+/* "model alice/x" for messages. Caller frees. */
+char *hub_repo_label(const hfs_hub_repo *repo);
+
+/* Logs a line through the session's log hook (else hfs_log at `level`), with the token
+ * masked should it ever show. */
+void hub_log(const hfs_hub *hub, hfs_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Waits ms milliseconds (through the session's sleep hook when it has one). */
+void hub_sleep(const hfs_hub *hub, long ms);
+
+/* JSON field readers: NULL / -1 / false when absent or of another type. */
+const char *hub_json_str(const json_t *obj, const char *key);
+bool hub_json_bool(const json_t *obj, const char *key);
+/* A JSON body as a compact string, for request bodies. Caller frees. */
+char *hub_json_dump(const json_t *value);
+
+/* A request body over one in-memory string (rewindable). */
+typedef struct {
+    const char *data;
+    size_t len, pos;
+} hub_mem_body;
+hfs_hub_body hub_body_from_mem(hub_mem_body *state, const char *data, size_t len);
+
+#endif

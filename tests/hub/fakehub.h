@@ -1,0 +1,54 @@
+/* A scripted fake hub for the hub client's tests (libmicrohttpd on 127.0.0.1, a test
+ * helper, not part of libhfsync): it is loaded with the exact requests the client must
+ * send and the canned answers to give, and it records everything it received. */
+#ifndef HFS_TEST_FAKEHUB_H
+#define HFS_TEST_FAKEHUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct {
+    const char *method;
+    const char *target;         /* path and query exactly as sent (percent-encoding kept) */
+    const char *const *require; /* "Name: value" request headers that must be present, with
+                                 * exactly that value; NULL-terminated, or NULL */
+    const char *const *forbid;  /* header names that must be absent; NULL-terminated */
+    const char *body;           /* the exact request body, or NULL to leave it unchecked */
+    int status;                 /* 0: close the connection without answering */
+    const char *const *headers; /* response headers "Name: value"; NULL-terminated */
+    const char *response;       /* response body (NULL: empty) */
+} fh_exchange;
+
+typedef struct {
+    char *method;
+    char *target;
+    char **headers; /* "Name: value" as received */
+    size_t n_headers;
+    char *body; /* NUL-terminated copy */
+    size_t body_len;
+} fh_request;
+
+typedef struct fakehub fakehub;
+
+/* Listens on 127.0.0.1, on a free port. Every answer says "Connection: close", so a dropped
+ * connection in a script is always a fresh one (curl silently resends on reused ones). */
+fakehub *fakehub_start(void);
+void fakehub_stop(fakehub *fh);
+/* "http://127.0.0.1:PORT" */
+const char *fakehub_url(const fakehub *fh);
+
+/* Appends exchanges to the script (everything is copied). Requests are matched in order. */
+void fakehub_expect(fakehub *fh, const fh_exchange *x);
+void fakehub_expect_all(fakehub *fh, const fh_exchange *x, size_t n);
+
+/* What was received since the last verify. */
+size_t fakehub_count(const fakehub *fh);
+const fh_request *fakehub_request(const fakehub *fh, size_t i);
+const char *fh_request_header(const fh_request *r, const char *name);
+
+/* true when every scripted exchange arrived in order exactly as described and nothing
+ * else came; else false and *problems (caller frees) lists each difference. Then the
+ * script and the records are cleared for the next case. */
+bool fakehub_verify(fakehub *fh, char **problems);
+
+#endif
