@@ -242,6 +242,7 @@ int hfs_read_file(char **out, size_t *out_len, const char *path, size_t max_byte
             goto done;
         }
     }
+    b.ptr[b.len] = '\0'; /* an empty file never went through the NUL-writing path above */
     if (out_len)
         *out_len = b.len;
     *out = hfs_buf_detach(&b);
