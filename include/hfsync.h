@@ -4,7 +4,9 @@
 #define HFSYNC_H
 
 #include "hfsync/common.h"
+#include "hfsync/plan.h"
 #include "hfsync/hub.h"
+#include "hfsync/hubd.h"
 #include "hfsync/manifest.h"
 
 #endif

@@ -3,8 +3,14 @@
 
 /* Add a command here when it works: one extern and one table entry. */
 extern const hfs_cli_cmd hfs_cmd_validate;
+extern const hfs_cli_cmd hfs_cmd_hub;
+extern const hfs_cli_cmd hfs_cmd_plan;
+extern const hfs_cli_cmd hfs_cmd_show;
 
 const hfs_cli_cmd *const hfs_cli_commands[] = {
     &hfs_cmd_validate,
+    &hfs_cmd_hub,
+    &hfs_cmd_plan,
+    &hfs_cmd_show,
     NULL,
 };

@@ -267,8 +267,14 @@ static int fsync_dir_of(const char *path)
 int hfs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
     int rc = 0;
-    char *tmp = hfs_sprintf("%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    /* A unique temp name, so two threads (or processes) writing one path never collide. */
+    char *tmp = hfs_sprintf("%s.tmp.XXXXXX", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd >= 0 && fchmod(fd, mode) != 0) {
+        close(fd);
+        unlink(tmp);
+        fd = -1;
+    }
     if (fd < 0) {
         rc = hfs_error_set(HFS_ERROR, "cannot write %s: %s", tmp, strerror(errno));
         goto done;

@@ -1,0 +1,49 @@
+/* The local hub's content-addressed LFS object store: ROOT/lfs/objects/AB/CD/SHA256.
+ * Objects are streamed to a temp file, checked (sha256 and size) and renamed into place,
+ * so a crash mid-upload never leaves a half object visible. */
+#ifndef HUBD_LFS_STORE_H
+#define HUBD_LFS_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hubd_lfs_store hubd_lfs_store;
+typedef struct hubd_lfs_writer hubd_lfs_writer;
+
+/* Opens (creating directories as needed) the store under `root` (the hub's --root). Temp
+ * files live in ROOT/lfs/tmp, never under objects/, and those a crash left are removed here. */
+int hubd_lfs_store_open(hubd_lfs_store **out, const char *root);
+void hubd_lfs_store_free(hubd_lfs_store *store);
+
+/* Is this a well-formed oid (64 lowercase hex digits)? */
+bool hubd_lfs_oid_valid(const char *oid);
+/* Is the object present? Fills *size when it is (size may be NULL). `oid` is 64 lowercase hex. */
+bool hubd_lfs_has(const hubd_lfs_store *store, const char *oid, uint64_t *size);
+/* The absolute path of a present object (caller frees), for serving downloads; NULL if absent. */
+char *hubd_lfs_object_path(const hubd_lfs_store *store, const char *oid);
+
+/* A streaming upload of one whole object (basic transfer). finish() verifies that the bytes
+ * hash to `oid` and number `size`, then makes the object visible atomically; on mismatch it
+ * returns HFS_EINVALID with a message and discards the temp file. abort() discards it. */
+int hubd_lfs_writer_begin(hubd_lfs_writer **out, hubd_lfs_store *store, const char *oid,
+                          uint64_t size);
+int hubd_lfs_writer_write(hubd_lfs_writer *w, const void *data, size_t len);
+int hubd_lfs_writer_finish(hubd_lfs_writer *w); /* frees w */
+void hubd_lfs_writer_abort(hubd_lfs_writer *w); /* frees w; NULL is fine */
+
+/* Multipart: part N (1-based) of object `oid` is streamed to its own temp file; complete()
+ * concatenates parts 1..count in order, verifies sha256 and size, renames into place and
+ * removes the parts. Part ETags are the hex md5/sha of each part or any opaque string the
+ * store returns from part_finish (quoted, as S3 does). */
+int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *store, const char *oid,
+                        unsigned part_number);
+/* Finishes a part; writes its ETag (including the surrounding quotes) into etag_out. */
+int hubd_lfs_part_finish(hubd_lfs_writer *w, char *etag_out, size_t etag_size);
+/* Completes a multipart upload given the parts' numbers and ETags as the client sent them;
+ * every ETag must match the stored part's. */
+int hubd_lfs_multipart_complete(hubd_lfs_store *store, const char *oid, uint64_t size,
+                                const unsigned *part_numbers, const char *const *etags,
+                                size_t count);
+
+#endif

@@ -1,0 +1,285 @@
+/* The remote half of a plan: the revision's head commit and one recursive tree listing of
+ * the repo at that commit, kept compact (100,000 files cost a few MiB) and sorted by path. */
+#include "planner/remote.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/util.h"
+#include "hub/hub.h"
+
+/* Paths live in big blocks that never move, so entries can point at them. */
+#define ARENA_BLOCK (256u * 1024u)
+
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t used, size;
+    char data[];
+} arena_block;
+
+struct hfs_path_arena {
+    arena_block *head;
+};
+
+static const char *arena_strdup(hfs_path_arena *a, const char *s)
+{
+    size_t len = strlen(s) + 1;
+    if (!a->head || a->head->size - a->head->used < len) {
+        size_t size = len > ARENA_BLOCK ? len : ARENA_BLOCK;
+        arena_block *b = hfs_malloc(sizeof(*b) + size);
+        b->next = a->head;
+        b->used = 0;
+        b->size = size;
+        a->head = b;
+    }
+    char *dst = a->head->data + a->head->used;
+    memcpy(dst, s, len);
+    a->head->used += len;
+    return dst;
+}
+
+hfs_remote_snapshot *hfs_remote_snapshot_new(const char *head)
+{
+    hfs_remote_snapshot *snap = hfs_calloc(1, sizeof(*snap));
+    snap->arena = hfs_calloc(1, sizeof(*snap->arena));
+    if (head) {
+        snap->exists = true;
+        snprintf(snap->head, sizeof(snap->head), "%s", head);
+    }
+    return snap;
+}
+
+void hfs_remote_snapshot_free(hfs_remote_snapshot *snap)
+{
+    if (!snap)
+        return;
+    for (arena_block *b = snap->arena->head, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(snap->arena);
+    free(snap->entries);
+    free(snap);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool hfs_remote_hex_decode(unsigned char *out, size_t n, const char *hex)
+{
+    if (!hex || strlen(hex) != 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
+void hfs_remote_hex_encode(char *out, const unsigned char *bytes, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int hfs_remote_snapshot_add(hfs_remote_snapshot *snap, const char *path, const char *oid_hex,
+                            uint64_t size, const char *lfs_sha256_hex)
+{
+    hfs_remote_entry e = {0};
+    if (!hfs_remote_hex_decode(e.oid, sizeof(e.oid), oid_hex))
+        return hfs_error_set(HFS_EINVALID, "remote file %s: oid \"%s\" is not a 40-hex git oid",
+                             path, oid_hex ? oid_hex : "");
+    if (lfs_sha256_hex) {
+        if (!hfs_remote_hex_decode(e.sha256, sizeof(e.sha256), lfs_sha256_hex))
+            return hfs_error_set(HFS_EINVALID,
+                                 "remote file %s: LFS oid \"%s\" is not a 64-hex sha256", path,
+                                 lfs_sha256_hex);
+        e.is_lfs = true;
+    }
+    e.size = size;
+    e.path = arena_strdup(snap->arena, path);
+    HFS_PUSH(snap->entries, snap->count, snap->cap, e);
+    return 0;
+}
+
+static int compare_entry_path(const void *a, const void *b)
+{
+    return strcmp(((const hfs_remote_entry *)a)->path, ((const hfs_remote_entry *)b)->path);
+}
+
+int hfs_remote_snapshot_finish(hfs_remote_snapshot *snap)
+{
+    /* The hub lists in git tree order (a folder sorts as if its name ended in '/'); the diff
+     * merges with the local files, which are in plain bytewise order. */
+    if (snap->count > 1)
+        qsort(snap->entries, snap->count, sizeof(*snap->entries), compare_entry_path);
+    for (size_t i = 1; i < snap->count; i++)
+        if (strcmp(snap->entries[i - 1].path, snap->entries[i].path) == 0)
+            return hfs_error_set(HFS_ERROR,
+                                 "the hub listed %s twice in the tree at %s; the listing "
+                                 "cannot be trusted",
+                                 snap->entries[i].path, snap->head);
+    return 0;
+}
+
+const hfs_remote_entry *hfs_remote_snapshot_find(const hfs_remote_snapshot *snap, const char *path)
+{
+    hfs_remote_entry key = {.path = path};
+    if (snap->count == 0)
+        return NULL;
+    return bsearch(&key, snap->entries, snap->count, sizeof(*snap->entries), compare_entry_path);
+}
+
+void hfs_remote_entry_oid_hex(const hfs_remote_entry *e, char out[HFS_SHA1_HEX])
+{
+    hfs_remote_hex_encode(out, e->oid, sizeof(e->oid));
+}
+
+void hfs_remote_entry_sha256_hex(const hfs_remote_entry *e, char out[HFS_SHA256_HEX])
+{
+    hfs_remote_hex_encode(out, e->sha256, sizeof(e->sha256));
+}
+
+bool hfs_remote_entry_same_sha1(const hfs_remote_entry *e, const char *sha1_hex)
+{
+    unsigned char bytes[20];
+    return !e->is_lfs && sha1_hex && hfs_remote_hex_decode(bytes, sizeof(bytes), sha1_hex) &&
+           memcmp(bytes, e->oid, sizeof(bytes)) == 0;
+}
+
+bool hfs_remote_entry_same_sha256(const hfs_remote_entry *e, const char *sha256_hex)
+{
+    unsigned char bytes[32];
+    return e->is_lfs && sha256_hex && hfs_remote_hex_decode(bytes, sizeof(bytes), sha256_hex) &&
+           memcmp(bytes, e->sha256, sizeof(bytes)) == 0;
+}
+
+/* ---- fetching from the hub ------------------------------------------------------------ */
+
+static int on_tree_page(void *ctx, const hfs_hub_entry *entries, size_t n)
+{
+    hfs_remote_snapshot *snap = ctx;
+    for (size_t i = 0; i < n; i++) {
+        const hfs_hub_entry *e = &entries[i];
+        if (e->type != HFS_HUB_ENTRY_FILE)
+            continue;
+        int rc = hfs_remote_snapshot_add(snap, e->path, e->oid, e->size,
+                                         e->is_lfs ? e->lfs_sha256 : NULL);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int hfs_remote_fetch(hfs_remote_snapshot **out, hfs_hub *hub, hfs_repo_type kind,
+                     const char *repo_id, const char *revision)
+{
+    hfs_hub_repo repo = {kind, repo_id};
+    hfs_hub_repo_info info = {0};
+    hfs_remote_snapshot *snap = NULL;
+    const char *kind_name = hfs_repo_type_name(kind);
+    int rc;
+
+    *out = NULL;
+    rc = hfs_hub_repo_info_get(&info, hub, &repo, revision, false);
+    if (rc == HFS_ENOTFOUND) {
+        /* One answer covers both a missing repo and a missing revision; asking for the
+         * repo alone tells them apart. */
+        hfs_hub_repo_info probe = {0};
+        int probe_rc = hfs_hub_repo_info_get(&probe, hub, &repo, NULL, false);
+        hfs_hub_repo_info_clear(&probe);
+        if (probe_rc == HFS_ENOTFOUND) {
+            hfs_error_clear();
+            *out = hfs_remote_snapshot_new(NULL);
+            rc = 0;
+        } else if (probe_rc == 0) {
+            rc = hfs_error_set(HFS_ENOTFOUND,
+                               "revision \"%s\" does not exist in %s %s at %s: create the "
+                               "branch first, or fix `revision:` in the manifest",
+                               revision, kind_name, repo_id, hfs_hub_endpoint(hub));
+        } else {
+            rc = probe_rc;
+        }
+        goto done;
+    }
+    if (rc < 0)
+        goto done;
+    if (!info.sha || strlen(info.sha) != 40 || !hfs_is_hex(info.sha, 40)) {
+        rc = hfs_error_set(HFS_ERROR,
+                           "the hub's info for %s %s at %s has no 40-hex head commit (\"sha\")",
+                           kind_name, repo_id, revision);
+        goto done;
+    }
+    snap = hfs_remote_snapshot_new(info.sha);
+    /* Listing at the commit rather than the branch name keeps the listing and the pinned
+     * head in agreement even when someone pushes in between. */
+    rc = hfs_hub_list_tree(hub, &repo, snap->head, NULL, true, on_tree_page, snap);
+    if (rc == 0)
+        rc = hfs_remote_snapshot_finish(snap);
+    if (rc == 0) {
+        *out = snap;
+        snap = NULL;
+    }
+done:
+    hfs_remote_snapshot_free(snap);
+    hfs_hub_repo_info_clear(&info);
+    return rc;
+}
+
+typedef struct {
+    hfs_buf buf;
+    size_t max;
+    const char *path;
+} small_sink;
+
+static int small_write(void *ctx, const void *data, size_t len)
+{
+    small_sink *s = ctx;
+    if (s->buf.len + len > s->max)
+        return hfs_error_set(HFS_ELIMIT, "the remote %s is larger than %zu bytes", s->path, s->max);
+    hfs_buf_add(&s->buf, data, len);
+    return 0;
+}
+
+static int small_restart(void *ctx)
+{
+    hfs_buf_clear(&((small_sink *)ctx)->buf);
+    return 0;
+}
+
+int hfs_remote_read_small(char **out, hfs_hub *hub, const hfs_remote_snapshot *snap,
+                          hfs_repo_type kind, const char *repo_id, const char *path,
+                          size_t max_bytes)
+{
+    *out = NULL;
+    const hfs_remote_entry *e = snap->exists ? hfs_remote_snapshot_find(snap, path) : NULL;
+    if (!e)
+        return 0;
+    if (e->size > max_bytes)
+        return hfs_error_set(HFS_ELIMIT,
+                             "the remote %s of %s is %llu bytes, more than the %zu bytes "
+                             "hfsync reads for it",
+                             path, repo_id, (unsigned long long)e->size, max_bytes);
+    hfs_hub_repo repo = {kind, repo_id};
+    small_sink sink = {HFS_BUF_INIT, max_bytes, path};
+    int rc = hfs_hub_download(hub, &repo, snap->head, path, small_write, small_restart, &sink);
+    if (rc == 0)
+        *out = hfs_buf_detach(&sink.buf);
+    hfs_buf_free(&sink.buf);
+    return rc;
+}

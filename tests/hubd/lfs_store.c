@@ -1,0 +1,144 @@
+/* Tests src/hubd/lfs_store.c: objects appear only once verified, bad uploads leave nothing,
+ * multipart parts are checked and assembled, crash leftovers are swept on open. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/hash.h"
+#include "common/util.h"
+#include "hubd/lfs_store.h"
+#include "tap.h"
+
+static size_t count_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (de->d_name[0] != '.')
+            n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void remove_all(const char *path)
+{
+    char *cmd = hfs_sprintf("rm -rf '%s'", path);
+    if (system(cmd) != 0)
+        tap_diag("could not remove %s", path);
+    free(cmd);
+}
+
+int main(void)
+{
+    char tmpl[] = "/tmp/hfsync-lfs-store.XXXXXX";
+    char *root = mkdtemp(tmpl);
+    char *tmp_dir = hfs_sprintf("%s/lfs/tmp", root);
+    hubd_lfs_store *store = NULL;
+    tap_is_int(hubd_lfs_store_open(&store, root), 0, "open creates the store");
+
+    const char *data = "hello, large file storage\n";
+    size_t len = strlen(data);
+    char oid[65];
+    hfs_sha256_hex(oid, data, len);
+    uint64_t size = 0;
+    tap_ok(!hubd_lfs_has(store, oid, NULL), "absent before upload");
+    tap_ok(hubd_lfs_object_path(store, oid) == NULL, "no path for an absent object");
+
+    hubd_lfs_writer *w = NULL;
+    tap_is_int(hubd_lfs_writer_begin(&w, store, oid, len), 0, "begin");
+    tap_is_int(hubd_lfs_writer_write(w, data, 10), 0, "write part of it");
+    tap_ok(!hubd_lfs_has(store, oid, NULL), "not visible while uploading");
+    tap_is_int(hubd_lfs_writer_write(w, data + 10, len - 10), 0, "write the rest");
+    tap_is_int(hubd_lfs_writer_finish(w), 0, "finish verifies and publishes");
+    tap_ok(hubd_lfs_has(store, oid, &size) && size == len, "present with its size");
+    char *path = hubd_lfs_object_path(store, oid);
+    char *want = hfs_sprintf("%s/lfs/objects/%.2s/%.2s/%s", root, oid, oid + 2, oid);
+    tap_is_str(path, want, "stored at lfs/objects/AB/CD/OID");
+    free(path);
+    free(want);
+    tap_is_int((long long)count_files(tmp_dir), 0, "no temp file left behind");
+
+    /* the bytes must hash to the oid they were sent for */
+    char other[65];
+    hfs_sha256_hex(other, "something else", 14);
+    tap_is_int(hubd_lfs_writer_begin(&w, store, other, len), 0, "begin an upload with a wrong oid");
+    hubd_lfs_writer_write(w, data, len);
+    tap_is_int(hubd_lfs_writer_finish(w), HFS_EINVALID, "finish refuses bytes that do not hash to the oid");
+    tap_ok(strstr(hfs_error_last(), "hash to sha256") != NULL, "... saying so");
+    tap_ok(!hubd_lfs_has(store, other, NULL), "... and stores nothing");
+    tap_is_int((long long)count_files(tmp_dir), 0, "... and leaves no temp file");
+
+    tap_is_int(hubd_lfs_writer_begin(&w, store, other, 14), 0, "begin a short upload");
+    hubd_lfs_writer_write(w, "something", 9);
+    tap_is_int(hubd_lfs_writer_finish(w), HFS_EINVALID, "a short upload is refused");
+    tap_is_int(hubd_lfs_writer_begin(&w, store, other, 3), 0, "begin an upload of 3 bytes");
+    tap_is_int(hubd_lfs_writer_write(w, "four", 4), HFS_EINVALID, "writing past the size is refused");
+    hubd_lfs_writer_abort(w);
+    hubd_lfs_writer_abort(NULL);
+    tap_is_int((long long)count_files(tmp_dir), 0, "abort leaves no temp file");
+    tap_is_int(hubd_lfs_writer_begin(&w, store, "../../etc", 3), HFS_EINVALID, "a bad oid is refused");
+
+    /* multipart: three parts, completed with the ETags their uploads returned */
+    char big[3000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + i % 26);
+    char big_oid[65];
+    hfs_sha256_hex(big_oid, big, sizeof(big));
+    char etags[3][48];
+    for (unsigned p = 1; p <= 3; p++) {
+        tap_is_int(hubd_lfs_part_begin(&w, store, big_oid, p), 0, "part begin");
+        hubd_lfs_writer_write(w, big + (p - 1) * 1000, 1000);
+        tap_is_int(hubd_lfs_part_finish(w, etags[p - 1], sizeof(etags[0])), 0, "part finish");
+    }
+    tap_ok(etags[0][0] == '"' && strlen(etags[0]) == 34, "part ETags are quoted md5 hex");
+    tap_ok(!hubd_lfs_has(store, big_oid, NULL), "parts alone are not an object");
+    unsigned nums[3] = {1, 2, 3};
+    const char *tags[3] = {etags[0], etags[1], "\"bogus\""};
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), nums, tags, 3),
+               HFS_EINVALID, "a wrong ETag is refused");
+    unsigned dup[3] = {1, 1, 3};
+    tags[2] = etags[2];
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), dup, tags, 3),
+               HFS_EINVALID, "a part listed twice is refused");
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), nums, tags, 2),
+               HFS_EINVALID, "fewer parts than the size needs: the hash does not match");
+    unsigned four[4] = {1, 2, 3, 4};
+    const char *tags4[4] = {etags[0], etags[1], etags[2], etags[2]};
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), four, tags4, 4),
+               HFS_EINVALID, "a part that was never uploaded is refused");
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big) + 1, nums, tags, 3),
+               HFS_EINVALID, "a wrong total size is refused");
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), nums, tags, 3), 0,
+               "complete with the right parts");
+    tap_ok(hubd_lfs_has(store, big_oid, &size) && size == sizeof(big), "the object is assembled");
+    char *parts = hfs_sprintf("%s/lfs/parts", root);
+    tap_is_int((long long)count_files(parts), 0, "the parts are removed");
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), nums, tags, 3), 0,
+               "completing again is harmless");
+    tap_is_int((long long)count_files(tmp_dir), 0, "no temp file left behind");
+
+    /* a crash leaves temp files; reopening sweeps them, objects stay */
+    hubd_lfs_store_free(store);
+    char *junk = hfs_sprintf("%s/upload.half", tmp_dir);
+    FILE *f = fopen(junk, "w");
+    fputs("half an object", f);
+    fclose(f);
+    tap_is_int(hubd_lfs_store_open(&store, root), 0, "reopen");
+    tap_ok(access(junk, F_OK) != 0, "a leftover temp file is swept on open");
+    tap_ok(hubd_lfs_has(store, oid, NULL) && hubd_lfs_has(store, big_oid, NULL),
+           "stored objects survive a reopen");
+    hubd_lfs_store_free(store);
+    hubd_lfs_store_free(NULL);
+
+    free(junk);
+    free(parts);
+    free(tmp_dir);
+    remove_all(root);
+    return tap_done();
+}
