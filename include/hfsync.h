@@ -5,6 +5,7 @@
 
 #include "hfsync/common.h"
 #include "hfsync/plan.h"
+#include "hfsync/apply.h"
 #include "hfsync/hub.h"
 #include "hfsync/hubd.h"
 #include "hfsync/manifest.h"

@@ -31,10 +31,13 @@ typedef struct {
     size_t n_faults;
     const char *access_log;      /* file to append the access log to; NULL or "-": stderr */
     unsigned threads;            /* worker threads; 0: 8 */
+    /* Refuse (400) an Authorization header on signed upload URLs, as S3 does for
+     * presigned URLs: proves a client never sends its token there. */
+    bool strict_upload_auth;
 } hfs_hubd_options;
 
 #define HFS_HUBD_OPTIONS_VERSION 1
-#define HFS_HUBD_OPTIONS_INIT {HFS_HUBD_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, 0, NULL, 0}
+#define HFS_HUBD_OPTIONS_INIT {HFS_HUBD_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, 0, NULL, 0, false}
 
 typedef struct hfs_hubd hfs_hubd;
 

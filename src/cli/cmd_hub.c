@@ -19,35 +19,11 @@ static const hfs_cli_opt serve_opts[] = {
     {"fault", 0, HFS_OPT_LIST, "SPEC", "inject a fault (see below)"},
     {"access-log", 0, HFS_OPT_VALUE, "FILE", "append the access log to FILE (default stderr)"},
     {"threads", 0, HFS_OPT_VALUE, "N", "worker threads (default 8)"},
+    {"strict-upload-auth", 0, HFS_OPT_FLAG, NULL,
+     "refuse (400) an Authorization header sent to a signed upload URL, as S3 does for "
+     "presigned URLs: tests use it to prove a client never leaks its token there"},
     {NULL, 0, 0, NULL, NULL},
 };
-
-/* "6000000", "6MB", "10MiB", "1.5GB": bytes, decimal or binary units. */
-static int parse_size(const char *s, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v < 0)
-        return -1;
-    static const struct {
-        const char *unit;
-        double mult;
-    } units[] = {
-        {"", 1},          {"B", 1},           {"KB", 1e3},       {"MB", 1e6},
-        {"GB", 1e9},      {"TB", 1e12},       {"KiB", 1024.0},   {"MiB", 1048576.0},
-        {"GiB", 1073741824.0}, {"TiB", 1099511627776.0},
-    };
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-        if (strcmp(end, units[i].unit) == 0) {
-            double bytes = v * units[i].mult;
-            if (bytes < 1 || bytes > 1e15)
-                return -1;
-            *out = (unsigned long long)bytes;
-            return 0;
-        }
-    return -1;
-}
 
 static int run_serve(const hfs_cli_cmd *cmd, hfs_cli_args *args)
 {
@@ -59,10 +35,11 @@ static int run_serve(const hfs_cli_cmd *cmd, hfs_cli_args *args)
     opts.tokens = hfs_cli_values(args, "token", &opts.n_tokens);
     opts.faults = hfs_cli_values(args, "fault", &opts.n_faults);
     opts.access_log = hfs_cli_value(args, "access-log");
+    opts.strict_upload_auth = hfs_cli_flag(args, "strict-upload-auth");
     const char *threshold = hfs_cli_value(args, "multipart-threshold");
     if (threshold) {
-        unsigned long long bytes;
-        if (parse_size(threshold, &bytes) < 0)
+        uint64_t bytes;
+        if (hfs_size_parse(&bytes, threshold) < 0)
             return hfs_cli_usage_error(cmd,
                                        "--multipart-threshold expects a size such as 6MB, 10MiB "
                                        "or 6000000, got '%s'",

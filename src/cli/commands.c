@@ -6,11 +6,15 @@ extern const hfs_cli_cmd hfs_cmd_validate;
 extern const hfs_cli_cmd hfs_cmd_hub;
 extern const hfs_cli_cmd hfs_cmd_plan;
 extern const hfs_cli_cmd hfs_cmd_show;
+extern const hfs_cli_cmd hfs_cmd_apply;
+extern const hfs_cli_cmd hfs_cmd_upload;
 
 const hfs_cli_cmd *const hfs_cli_commands[] = {
     &hfs_cmd_validate,
     &hfs_cmd_hub,
     &hfs_cmd_plan,
     &hfs_cmd_show,
+    &hfs_cmd_apply,
+    &hfs_cmd_upload,
     NULL,
 };

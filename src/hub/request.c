@@ -73,22 +73,21 @@ typedef struct {
     bool body_failed, sink_failed, too_large, delivered;
 } xfer;
 
-static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
+void hub_response_header_line(hub_response *r, const char *data, size_t len)
 {
-    xfer *x = ctx;
-    size_t len = size * nmemb, l = len;
+    size_t l = len;
     while (l > 0 && (data[l - 1] == '\r' || data[l - 1] == '\n'))
         l--;
     if (l >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         /* A new response starts (after a 100 Continue, for instance): forget the old one. */
-        response_reset(x->resp);
+        response_reset(r);
         const char *sp = memchr(data, ' ', l);
-        x->resp->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-        return len;
+        r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        return;
     }
     const char *colon = memchr(data, ':', l);
     if (!colon || colon == data)
-        return len;
+        return;
     const char *v = colon + 1, *end = data + l;
     while (v < end && (*v == ' ' || *v == '\t'))
         v++;
@@ -96,8 +95,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
         end--;
     hfs_hub_header h = {hfs_strndup(data, (size_t)(colon - data)),
                         hfs_strndup(v, (size_t)(end - v))};
-    HFS_PUSH(x->resp->headers, x->resp->n_headers, x->resp->cap_headers, h);
-    return len;
+    HFS_PUSH(r->headers, r->n_headers, r->cap_headers, h);
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
+{
+    xfer *x = ctx;
+    hub_response_header_line(x->resp, data, size * nmemb);
+    return size * nmemb;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
@@ -164,10 +169,10 @@ static int on_seek(void *ctx, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
-static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ctx)
+int hub_curl_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ctx)
 {
     (void)h;
-    xfer *x = ctx;
+    const hfs_hub *hub = ctx;
     if (type != CURLINFO_HEADER_OUT && type != CURLINFO_HEADER_IN)
         return 0;
     const char *mark = type == CURLINFO_HEADER_OUT ? ">" : "<";
@@ -180,23 +185,50 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
             l--;
         if (l > 0) {
             if (l >= 14 && strncasecmp(p, "authorization:", 14) == 0)
-                hub_log(x->hub, HFS_LOG_INFO, "%s Authorization: <redacted>", mark);
+                hub_log(hub, HFS_LOG_INFO, "%s Authorization: <redacted>", mark);
             else
-                hub_log(x->hub, HFS_LOG_INFO, "%s %.*s", mark, (int)l, p);
+                hub_log(hub, HFS_LOG_INFO, "%s %.*s", mark, (int)l, p);
         }
         p = nl ? nl + 1 : end;
     }
     return 0;
 }
 
-static bool has_token_for(const hfs_hub *hub, const hub_request *req, const char *url)
+bool hub_token_goes_to(const hfs_hub *hub, const char *url)
 {
-    if (!req->auth || !hub->auth_header)
+    if (!hub->auth_header)
         return false;
     char *origin = hub_url_origin(url);
     bool same = origin && strcmp(origin, hub->origin) == 0;
     free(origin);
     return same;
+}
+
+static bool has_token_for(const hfs_hub *hub, const hub_request *req, const char *url)
+{
+    return req->auth && hub_token_goes_to(hub, url);
+}
+
+void hub_easy_setup(CURL *h, const hfs_hub *hub, const char *url, char errbuf[CURL_ERROR_SIZE])
+{
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_SHARE, hub->share);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, hub->user_agent);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, hub->opts.connect_timeout_ms);
+    if (hub->opts.stall_timeout_ms > 0) {
+        long secs = hub->opts.stall_timeout_ms / 1000;
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, secs > 0 ? secs : 1L);
+    }
+    if (hub->opts.verbose) {
+        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, hub_curl_debug);
+        curl_easy_setopt(h, CURLOPT_DEBUGDATA, (void *)hub);
+    }
 }
 
 /* One HTTP exchange, no redirect following. *location gets the Location of a 3xx. */
@@ -213,28 +245,11 @@ static CURLcode perform(xfer *x, const char *method, const char *url, bool with_
     errbuf[0] = '\0';
     if (!h)
         return CURLE_OUT_OF_MEMORY;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_SHARE, hub->share);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, hub->user_agent);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, hub->opts.connect_timeout_ms);
-    if (hub->opts.stall_timeout_ms > 0) {
-        long secs = hub->opts.stall_timeout_ms / 1000;
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, secs > 0 ? secs : 1L);
-    }
+    hub_easy_setup(h, hub, url, errbuf);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
-    if (hub->opts.verbose) {
-        curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
-        curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
-        curl_easy_setopt(h, CURLOPT_DEBUGDATA, x);
-    }
     for (const char *const *hd = req->headers; hd && *hd; hd++)
         headers = curl_slist_append(headers, *hd);
     if (with_token)
@@ -445,8 +460,8 @@ static long parse_param(const char *s, const char *name)
     return -1;
 }
 
-static int fail_response(const hfs_hub *hub, const hub_request *req, const char *method,
-                         const hub_response *r, int attempts, bool token_sent)
+int hub_fail_response(const hfs_hub *hub, const hub_request *req, const char *method,
+                      const hub_response *r, int attempts, bool token_sent)
 {
     long status = r->status;
     const char *code_hdr = hub_response_header(r, "X-Error-Code");
@@ -476,6 +491,12 @@ static int fail_response(const hfs_hub *hub, const hub_request *req, const char 
         explain = hfs_sprintf("the repository is gated: ask for access on its hub page, then "
                               "use a token of an account that was let in (%s)",
                               token_hint);
+    } else if (!req->auth && (status == 401 || status == 403)) {
+        /* Upload URLs carry their own credentials (never the token): a refusal means the
+         * URL is no longer good, not that a token is missing. */
+        code = HFS_EAUTH;
+        explain = hfs_strdup("the storage refused the upload URL (it may have expired): run "
+                             "the upload again to get fresh URLs from the hub");
     } else if (msg_hdr && strcmp(msg_hdr, "Access to this resource is disabled.") == 0) {
         code = HFS_EAUTH;
         explain = hfs_strdup("the repository is disabled on the hub");
@@ -547,13 +568,13 @@ static int fail_response(const hfs_hub *hub, const hub_request *req, const char 
     return rc;
 }
 
-static bool retryable_status(long status)
+bool hub_retryable_status(long status)
 {
     return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
            status == 504;
 }
 
-static bool retryable_curl(CURLcode cc)
+bool hub_retryable_curl(CURLcode cc)
 {
     switch (cc) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -572,8 +593,8 @@ static bool retryable_curl(CURLcode cc)
     }
 }
 
-static int fail_transport(const hfs_hub *hub, const hub_request *req, const char *method,
-                          const char *url, CURLcode cc, const char *errbuf, int attempts)
+int hub_fail_transport(const hfs_hub *hub, const hub_request *req, const char *method,
+                       const char *url, CURLcode cc, const char *errbuf, int attempts)
 {
     char *shown = hub_url_display(hub, url);
     const char *detail = *errbuf ? errbuf : curl_easy_strerror(cc);
@@ -604,7 +625,7 @@ typedef struct {
     bool token_sent;    /* on the final hop */
 } attempt_result;
 
-static bool is_redirect(long status)
+bool hub_is_redirect(long status)
 {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
@@ -646,7 +667,7 @@ static int attempt_once(xfer *x, attempt_result *res)
             url = NULL;
             break;
         }
-        if (!is_redirect(x->resp->status) || !location || req->redirects == HUB_REDIRECT_NONE) {
+        if (!hub_is_redirect(x->resp->status) || !location || req->redirects == HUB_REDIRECT_NONE) {
             break;
         }
         char *from = hub_url_origin(url), *to = hub_url_origin(location);
@@ -701,7 +722,7 @@ static int attempt_once(xfer *x, attempt_result *res)
 
 /* How long to wait before the next attempt: the server's RateLimit reset (429 with r=0)
  * or numeric Retry-After, plus one second, as huggingface_hub does; else the backoff. */
-static long wait_ms(const hub_response *r, long backoff_ms)
+long hub_retry_wait_ms(const hub_response *r, long backoff_ms)
 {
     if (r->status == 429) {
         const char *rl = hub_response_header(r, "RateLimit");
@@ -751,19 +772,19 @@ int hub_send(hub_response *out, hfs_hub *hub, const hub_request *req)
         if (rc < 0)
             goto done;
         bool network = res.cc != CURLE_OK;
-        bool again = network ? retryable_curl(res.cc) : retryable_status(out->status);
+        bool again = network ? hub_retryable_curl(res.cc) : hub_retryable_status(out->status);
         /* A body or a sink that cannot start over makes the request single-shot. */
         bool can_resend = (!req->body || req->body->rewind) && (!x.delivered || req->restart);
         if (!again || !can_resend || attempt >= attempts) {
             if (network) {
                 out->status = 0;
-                rc = fail_transport(hub, req, res.method, res.failed_url, res.cc, res.errbuf,
-                                    attempt);
+                rc = hub_fail_transport(hub, req, res.method, res.failed_url, res.cc, res.errbuf,
+                                        attempt);
                 goto done;
             }
             break;
         }
-        long ms = network ? backoff : wait_ms(out, backoff);
+        long ms = network ? backoff : hub_retry_wait_ms(out, backoff);
         char *shown = hub_url_display(hub, network ? res.failed_url : out->url);
         if (network)
             hub_log(hub, HFS_LOG_WARN, "%s %s: %s; retrying in %.1f s (attempt %d of %d)",
@@ -784,8 +805,8 @@ int hub_send(hub_response *out, hfs_hub *hub, const hub_request *req)
     if (hub->opts.verbose)
         hub_log(hub, HFS_LOG_INFO, "HTTP %ld", out->status);
     if (out->status < 200 || out->status >= 400 ||
-        (is_redirect(out->status) && req->redirects == HUB_REDIRECT_FOLLOW))
-        rc = fail_response(hub, req, res.method, out, attempt, res.token_sent);
+        (hub_is_redirect(out->status) && req->redirects == HUB_REDIRECT_FOLLOW))
+        rc = hub_fail_response(hub, req, res.method, out, attempt, res.token_sent);
 done:
     last_status = out->status;
     free(res.failed_url);

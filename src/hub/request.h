@@ -62,6 +62,31 @@ void hub_response_clear(hub_response *r);
 /* The value of a response header (case-insensitive name), or NULL. */
 const char *hub_response_header(const hub_response *r, const char *name);
 
+/* ---- pieces of hub_send shared with the parallel transfers (transfer.c) ---------------- */
+
+/* The options every request's easy handle gets: URL, the session's share handle, user
+ * agent, http(s) only, no automatic redirects (they are followed hop by hop), timeouts,
+ * and the verbose log with Authorization redacted. */
+void hub_easy_setup(CURL *h, const hfs_hub *hub, const char *url, char errbuf[CURL_ERROR_SIZE]);
+/* CURLOPT_DEBUGFUNCTION for verbose sessions; the debug data is the hfs_hub. */
+int hub_curl_debug(CURL *h, curl_infotype type, char *data, size_t size, void *hub);
+/* Feeds one header line as curl hands it over (a status line starts a new response). */
+void hub_response_header_line(hub_response *r, const char *data, size_t len);
+/* Whether the token may go to url: the session has one and url is on the endpoint's origin. */
+bool hub_token_goes_to(const hfs_hub *hub, const char *url);
+bool hub_is_redirect(long status);
+/* The retry policy: which answers and network errors are worth another attempt, and how
+ * long to wait first (the server's RateLimit / Retry-After, else backoff_ms). */
+bool hub_retryable_status(long status);
+bool hub_retryable_curl(CURLcode cc);
+long hub_retry_wait_ms(const hub_response *r, long backoff_ms);
+/* The mapped error for a final response r (status, server message, request id) or for a
+ * network failure; both return the negative code after hfs_error_set. */
+int hub_fail_response(const hfs_hub *hub, const hub_request *req, const char *method,
+                      const hub_response *r, int attempts, bool token_sent);
+int hub_fail_transport(const hfs_hub *hub, const hub_request *req, const char *method,
+                       const char *url, CURLcode cc, const char *errbuf, int attempts);
+
 /* Parses a JSON answer, expecting an object or an array; HFS_ERROR naming the request when
  * it is not. The caller owns *out. */
 int hub_json_parse(json_t **out, const hfs_hub *hub, const hub_response *r, const hub_request *req,

@@ -333,7 +333,7 @@ static int ops_check(op_set *set, hubd_lfs_lookup_fn lfs_lookup, void *lfs_ctx)
         if ((rc = check_path(path, op->path ? op->path : "")) < 0)
             break;
         if (op->kind == HUBD_OP_FILE) {
-            uint64_t size;
+            uint64_t size = 0;
             if ((rc = op_content_size(&size, op, path)) < 0)
                 break;
             if (size > HFS_REGULAR_MAX_BYTES)
@@ -453,7 +453,7 @@ static int ops_write_blobs(op_set *set, git_repository *repo, hubd_lfs_lookup_fn
         const hubd_op *op = &set->ops[i];
         const char *path = set->paths[i];
         if (op->kind == HUBD_OP_FILE && !op->content && op->content_fd >= 0) {
-            uint64_t size;
+            uint64_t size = 0;
             if ((rc = op_content_size(&size, op, path)) == 0)
                 rc = write_fd_blob(&set->blobs[i], repo, op->content_fd, size, path);
         } else if (op->kind == HUBD_OP_FILE) {

@@ -257,6 +257,14 @@ static bool setup_request(hubd_request *req, const char *method)
         return true;
     }
     authenticate(req);
+    if (req->auth_present && req->srv->strict_upload_auth &&
+        req->route.kind == HUBD_R_LFS_UPLOAD) {
+        hubd_respond_error(req, 400, NULL,
+                           "an Authorization header was sent to a signed upload URL: these URLs "
+                           "carry their own credentials and may be on another host, so a client "
+                           "must never send its token there");
+        return true;
+    }
     if (req->auth_present && !req->grant.valid && !signed_route(req)) {
         hubd_respond_error(req, 401, NULL, "Invalid credentials in Authorization header");
         return true;
@@ -587,6 +595,7 @@ int hfs_hubd_start(hfs_hubd **out, const hfs_hubd_options *opts)
     pthread_mutex_init(&srv->log_lock, NULL);
     pthread_mutex_init(&srv->discussions_lock, NULL);
     srv->root = hfs_strdup(opts->root ? opts->root : HFS_HUBD_DEFAULT_ROOT);
+    srv->strict_upload_auth = opts->strict_upload_auth;
     srv->multipart_threshold =
         opts->multipart_threshold ? opts->multipart_threshold : HFS_HUBD_DEFAULT_MULTIPART_THRESHOLD;
     srv->access_log = stderr;

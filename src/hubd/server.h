@@ -44,6 +44,7 @@ struct hfs_hubd {
     hubd_signer *signer;
     hubd_faults *faults;
     uint64_t multipart_threshold;
+    bool strict_upload_auth;
     struct MHD_Daemon *daemon;
     char *listen_host;
     uint16_t port;

@@ -93,6 +93,8 @@ static void iso_now(char out[32])
 
 static int stat_file(hubd_tokens *t, bool *exists, struct stat *st)
 {
+    *exists = false;
+    memset(st, 0, sizeof(*st));
     if (stat(t->path, st) == 0) {
         *exists = true;
         return 0;
@@ -131,7 +133,7 @@ static int load_locked(hubd_tokens *t)
     size_t len = 0;
     json_t *root = NULL;
     struct stat st;
-    bool exists;
+    bool exists = false;
 
     if ((rc = stat_file(t, &exists, &st)) < 0)
         goto done;
@@ -369,7 +371,7 @@ void hubd_tokens_lookup(hubd_grant *out, hubd_tokens *t, const char *token)
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&t->lock);
     struct stat st;
-    bool exists;
+    bool exists = false;
     if (stat_file(t, &exists, &st) == 0 && !same_identity(t, exists, &st))
         load_locked(t); /* on a parse error the set is empty until the file is fixed */
     size_t tlen = strlen(token);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "common/util.h"
 
@@ -18,6 +19,9 @@ typedef struct {
     char *method, *target, *body, *response;
     char **require, **forbid, **headers;
     int status;
+    bool any_order, used;
+    unsigned delay_ms, throttle_ms;
+    size_t drop_after;
 } script_item;
 
 struct fakehub {
@@ -25,7 +29,9 @@ struct fakehub {
     char url[64];
     pthread_mutex_t lock;
     script_item *script;
-    size_t n_script, cap_script, next;
+    size_t n_script, cap_script;
+    size_t in_flight, max_in_flight;
+    unsigned generation; /* bumped by every verify: late requests of old cases are ignored */
     fh_request *received;
     size_t n_received, cap_received;
     hfs_buf problems;
@@ -35,6 +41,15 @@ typedef struct {
     char *target;
     hfs_buf body;
     bool started;
+    long item; /* the script item this request was matched with, or -1 */
+    unsigned generation;
+    /* The item's pacing and answer, copied: a verify may free the script meanwhile. */
+    int status;
+    char *response;
+    char **headers;
+    unsigned delay_ms, throttle_ms;
+    size_t drop_after;
+    bool counted; /* in fh->in_flight until its answer is queued or it is dropped */
 } conn_state;
 
 static char **copy_list(const char *const *list)
@@ -60,15 +75,30 @@ static char *dup_or_null(const char *s)
     return s ? hfs_strdup(s) : NULL;
 }
 
-void fakehub_expect(fakehub *fh, const fh_exchange *x)
+void fakehub_expect_paced(fakehub *fh, const fh_exchange *x, const fh_pacing *pacing)
 {
-    script_item it = {hfs_strdup(x->method), hfs_strdup(x->target),
-                      dup_or_null(x->body),  hfs_strdup(x->response ? x->response : ""),
-                      copy_list(x->require), copy_list(x->forbid),
-                      copy_list(x->headers), x->status};
+    script_item it = {.method = hfs_strdup(x->method),
+                      .target = hfs_strdup(x->target),
+                      .body = dup_or_null(x->body),
+                      .response = hfs_strdup(x->response ? x->response : ""),
+                      .require = copy_list(x->require),
+                      .forbid = copy_list(x->forbid),
+                      .headers = copy_list(x->headers),
+                      .status = x->status};
+    if (pacing) {
+        it.any_order = pacing->any_order;
+        it.delay_ms = pacing->delay_ms;
+        it.throttle_ms = pacing->throttle_ms;
+        it.drop_after = pacing->drop_after;
+    }
     pthread_mutex_lock(&fh->lock);
     HFS_PUSH(fh->script, fh->n_script, fh->cap_script, it);
     pthread_mutex_unlock(&fh->lock);
+}
+
+void fakehub_expect(fakehub *fh, const fh_exchange *x)
+{
+    fakehub_expect_paced(fh, x, NULL);
 }
 
 void fakehub_expect_all(fakehub *fh, const fh_exchange *x, size_t n)
@@ -134,6 +164,82 @@ static void check(fakehub *fh, size_t index, const fh_request *r, const script_i
                 r->method, r->target, r->body, it->body);
 }
 
+/* The script item a request answers to: an unused any-order item with its method and
+ * target, else the first unused item. Called with the lock held. */
+static long pick(fakehub *fh, const char *method, const char *target, bool consume)
+{
+    long found = -1;
+    for (size_t i = 0; i < fh->n_script && found < 0; i++) {
+        script_item *it = &fh->script[i];
+        if (!it->used && it->any_order && strcmp(it->method, method) == 0 &&
+            strcmp(it->target, target) == 0)
+            found = (long)i;
+    }
+    for (size_t i = 0; i < fh->n_script && found < 0; i++)
+        if (!fh->script[i].used)
+            found = (long)i;
+    if (found >= 0 && consume)
+        fh->script[found].used = true;
+    return found;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* Records a request, takes its script item (only now: a request the client abandons
+ * half-way must not use up an exchange meant for a later one) and compares the two (the
+ * body only when it is complete). */
+static void record(fakehub *fh, struct MHD_Connection *c, const char *method, conn_state *st,
+                   bool complete)
+{
+    st->status = 418;
+    st->response = hfs_strdup("no more requests were scripted");
+    fh_request r = {hfs_strdup(method), hfs_strdup(st->target), NULL, 0, NULL, st->body.len};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &r);
+    r.body = hfs_buf_detach(&st->body);
+    pthread_mutex_lock(&fh->lock);
+    if (st->generation != fh->generation) { /* a late request of a case already verified */
+        pthread_mutex_unlock(&fh->lock);
+        free(r.method);
+        free(r.target);
+        for (size_t h = 0; h < r.n_headers; h++)
+            free(r.headers[h]);
+        free(r.headers);
+        free(r.body);
+        return;
+    }
+    size_t index = fh->n_received;
+    HFS_PUSH(fh->received, fh->n_received, fh->cap_received, r);
+    st->item = pick(fh, method, st->target, true);
+    if (st->item >= 0) {
+        script_item it = fh->script[st->item];
+        st->status = it.status;
+        free(st->response);
+        st->response = hfs_strdup(it.response);
+        st->headers = copy_list((const char *const *)it.headers);
+        st->delay_ms = it.delay_ms;
+        if (!complete)
+            it.body = NULL;
+        check(fh, index, &r, &it);
+    } else {
+        problem(fh, "request %zu: unexpected %s %s", index + 1, r.method, r.target);
+    }
+    pthread_mutex_unlock(&fh->lock);
+}
+
+static void uncount(fakehub *fh, conn_state *st)
+{
+    pthread_mutex_lock(&fh->lock);
+    if (st->counted)
+        fh->in_flight--;
+    st->counted = false;
+    pthread_mutex_unlock(&fh->lock);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -144,33 +250,41 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     conn_state *st = *con_cls;
     if (!st->started) {
         st->started = true;
+        pthread_mutex_lock(&fh->lock);
+        /* How to read the body comes from the exchange this request will most likely
+         * be matched with; it is taken for good only once the request is complete. */
+        long peek = pick(fh, method, st->target, false);
+        st->generation = fh->generation;
+        if (peek >= 0) {
+            st->throttle_ms = fh->script[peek].throttle_ms;
+            st->drop_after = fh->script[peek].drop_after;
+        }
+        st->counted = true;
+        if (++fh->in_flight > fh->max_in_flight)
+            fh->max_in_flight = fh->in_flight;
+        pthread_mutex_unlock(&fh->lock);
         return MHD_YES;
     }
     if (*upload_size) {
         hfs_buf_add(&st->body, upload_data, *upload_size);
         *upload_size = 0;
+        if (st->throttle_ms)
+            sleep_ms(st->throttle_ms);
+        if (st->drop_after && st->body.len >= st->drop_after) {
+            record(fh, c, method, st, false);
+            uncount(fh, st);
+            return MHD_NO; /* the connection drops halfway through the body */
+        }
         return MHD_YES;
     }
-    fh_request r = {hfs_strdup(method), hfs_strdup(st->target), NULL, 0, NULL, st->body.len};
-    MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &r);
-    r.body = hfs_buf_detach(&st->body);
-
-    pthread_mutex_lock(&fh->lock);
-    size_t index = fh->n_received;
-    HFS_PUSH(fh->received, fh->n_received, fh->cap_received, r);
-    int status = 418;
-    const char *answer = "no more requests were scripted";
-    char **headers = NULL;
-    if (fh->next < fh->n_script) {
-        const script_item *it = &fh->script[fh->next++];
-        check(fh, index, &r, it);
-        status = it->status;
-        answer = it->response;
-        headers = it->headers;
-    } else {
-        problem(fh, "request %zu: unexpected %s %s", index + 1, r.method, r.target);
-    }
-    pthread_mutex_unlock(&fh->lock);
+    record(fh, c, method, st, true);
+    int status = st->status;
+    const char *answer = st->response;
+    char **headers = st->headers;
+    if (st->delay_ms)
+        sleep_ms(st->delay_ms);
+    /* Done before the client can see the answer, so its next request never overlaps. */
+    uncount(fh, st);
     if (status == 0)
         return MHD_NO; /* drop the connection: the client sees no answer at all */
 
@@ -195,19 +309,23 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     (void)c;
     conn_state *st = hfs_calloc(1, sizeof(*st));
     st->target = hfs_strdup(uri);
+    st->item = -1;
     return st;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode code)
 {
-    (void)cls;
     (void)c;
     (void)code;
+    fakehub *fh = cls;
     conn_state *st = *con_cls;
     if (!st)
         return;
+    uncount(fh, st);
     free(st->target);
+    free(st->response);
+    free_list(st->headers);
     hfs_buf_free(&st->body);
     free(st);
     *con_cls = NULL;
@@ -237,6 +355,11 @@ fakehub *fakehub_start(void)
 const char *fakehub_url(const fakehub *fh)
 {
     return fh->url;
+}
+
+size_t fakehub_max_concurrent(const fakehub *fh)
+{
+    return fh->max_in_flight;
 }
 
 size_t fakehub_count(const fakehub *fh)
@@ -270,16 +393,19 @@ static void reset(fakehub *fh)
         free(r->headers);
         free(r->body);
     }
-    fh->n_script = fh->next = fh->n_received = 0;
+    fh->n_script = fh->n_received = 0;
+    fh->max_in_flight = fh->in_flight;
+    fh->generation++;
     hfs_buf_clear(&fh->problems);
 }
 
 bool fakehub_verify(fakehub *fh, char **problems)
 {
     pthread_mutex_lock(&fh->lock);
-    for (size_t i = fh->next; i < fh->n_script; i++)
-        problem(fh, "expected request %zu (%s %s) never came", i + 1, fh->script[i].method,
-                fh->script[i].target);
+    for (size_t i = 0; i < fh->n_script; i++)
+        if (!fh->script[i].used)
+            problem(fh, "expected request %zu (%s %s) never came", i + 1, fh->script[i].method,
+                    fh->script[i].target);
     bool ok = fh->problems.len == 0;
     *problems = ok ? NULL : hfs_strdup(hfs_buf_cstr(&fh->problems));
     reset(fh);

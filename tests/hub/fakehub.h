@@ -41,10 +41,26 @@ const char *fakehub_url(const fakehub *fh);
 void fakehub_expect(fakehub *fh, const fh_exchange *x);
 void fakehub_expect_all(fakehub *fh, const fh_exchange *x, size_t n);
 
+/* How a scripted exchange is matched and paced, for clients that send in parallel. */
+typedef struct {
+    /* Matched by method and target against every exchange not yet used, instead of being
+     * strictly next in line. */
+    bool any_order;
+    unsigned delay_ms;    /* wait this long before answering (keeps requests overlapping) */
+    unsigned throttle_ms; /* wait this long after each piece of body received (slow reader) */
+    size_t drop_after;    /* close the connection once this many body bytes came (0: never) */
+} fh_pacing;
+
+/* fakehub_expect with matching and pacing (pacing NULL: as fakehub_expect). */
+void fakehub_expect_paced(fakehub *fh, const fh_exchange *x, const fh_pacing *pacing);
+
 /* What was received since the last verify. */
 size_t fakehub_count(const fakehub *fh);
 const fh_request *fakehub_request(const fakehub *fh, size_t i);
 const char *fh_request_header(const fh_request *r, const char *name);
+
+/* The most requests that were in progress at the same time, since the last verify. */
+size_t fakehub_max_concurrent(const fakehub *fh);
 
 /* true when every scripted exchange arrived in order exactly as described and nothing
  * else came; else false and *problems (caller frees) lists each difference. Then the

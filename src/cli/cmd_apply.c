@@ -1,0 +1,222 @@
+/* `hfsync apply`: carry out a saved plan exactly, or plan the manifest and apply it after the
+ * user confirmed (on a terminal) or said --yes; progress on stderr, results on stdout. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* Set by SIGINT / SIGTERM: the executor stops between requests and transfers. */
+static volatile int interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, old_int);
+    sigaction(SIGTERM, &sa, old_term);
+}
+
+/* Load the manifest, printing every problem the way `hfsync validate` does. */
+static int load_manifest(hfs_manifest **out, const char *path)
+{
+    hfs_diag_list diags = HFS_DIAG_LIST_INIT;
+    int rc = hfs_manifest_load(out, path, &diags);
+    if (rc != 0 && diags.count == 0) {
+        hfs_diag_list_free(&diags);
+        return hfs_cli_fail(rc);
+    }
+    for (size_t i = 0; i < diags.count; i++) {
+        char *line = hfs_diag_format(&diags.items[i]);
+        fprintf(stderr, "%s\n", line);
+        free(line);
+    }
+    hfs_diag_list_free(&diags);
+    return rc != 0 ? HFS_EXIT_ERROR : HFS_EXIT_OK;
+}
+
+static void show_hashing(void *ctx, const hfs_plan_progress *p)
+{
+    bool *shown = ctx;
+    char line[256];
+    hfs_plan_progress_format(line, sizeof(line), p);
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+    *shown = true;
+}
+
+/* "yes" or "y" on the terminal. */
+static bool confirm(void)
+{
+    char answer[32];
+    fputs("Apply these changes? Type 'yes' to go on: ", stderr);
+    fflush(stderr);
+    if (!fgets(answer, sizeof(answer), stdin))
+        return false;
+    answer[strcspn(answer, "\r\n")] = '\0';
+    return strcmp(answer, "yes") == 0 || strcmp(answer, "y") == 0;
+}
+
+/* Plans the manifest for `apply -f`, shows the plan, and asks unless --yes. *exit_code is
+ * set when the apply must not go on (an error, no changes, or the user said no). */
+static hfs_plan *plan_for_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args, bool json,
+                                int *exit_code)
+{
+    const char *path = hfs_cli_value(args, "file");
+    bool yes = hfs_cli_flag(args, "yes");
+    bool terminal = isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
+    hfs_manifest *m = NULL;
+    hfs_plan *plan = NULL;
+    bool shown = false;
+
+    *exit_code = -1;
+    if (!yes && !terminal) {
+        *exit_code = hfs_cli_usage_error(
+            cmd, "not on a terminal, so there is no one to confirm the plan: pass --yes, or "
+                 "save a plan with `hfsync plan -o plan.json`, review it, and `hfsync apply "
+                 "plan.json`");
+        return NULL;
+    }
+    if ((*exit_code = load_manifest(&m, path ? path : "hfsync.yaml")) != HFS_EXIT_OK)
+        return NULL;
+    *exit_code = -1;
+    size_t n_syncs;
+    const char *const *syncs = hfs_cli_values(args, "sync", &n_syncs);
+    hfs_plan_options opts = HFS_PLAN_OPTIONS_INIT;
+    opts.syncs = syncs;
+    opts.n_syncs = n_syncs;
+    if (isatty(STDERR_FILENO) && !hfs_cli_flag(args, "quiet")) {
+        opts.progress = show_hashing;
+        opts.progress_ctx = &shown;
+    }
+    int rc = hfs_plan_compute(&plan, m, &opts);
+    if (shown)
+        fputs("\r\033[K", stderr);
+    hfs_manifest_free(m);
+    if (rc < 0) {
+        *exit_code = hfs_cli_fail(rc);
+        return NULL;
+    }
+    if (!hfs_plan_has_changes(plan)) {
+        if (json)
+            printf("{\"event\":\"done\",\"commits\":0,\"lfs_files\":0,\"lfs_bytes\":0,"
+                   "\"seconds\":0,\"changes\":false}\n");
+        else if (!hfs_cli_flag(args, "quiet"))
+            printf("No changes.\n");
+        hfs_plan_free(plan);
+        *exit_code = HFS_EXIT_OK;
+        return NULL;
+    }
+    if (!yes) {
+        /* stdout may carry --json events: the plan to read goes where the question is. */
+        hfs_plan_print(json ? stderr : stdout, plan, HFS_PLAN_TEXT);
+        fflush(stdout);
+        if (!confirm()) {
+            fprintf(stderr, "Nothing was changed.\n");
+            hfs_plan_free(plan);
+            *exit_code = HFS_EXIT_ERROR;
+            return NULL;
+        }
+    }
+    return plan;
+}
+
+static int run_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args)
+{
+    const char *plan_path = hfs_cli_pos(args, 0);
+    bool json = hfs_cli_flag(args, "json");
+    bool quiet = hfs_cli_flag(args, "quiet");
+    hfs_plan *plan = NULL;
+    hfs_apply_printer *printer = NULL;
+    long jobs = 0;
+    int exit_code = HFS_EXIT_OK, rc;
+
+    if (plan_path && hfs_cli_value(args, "file"))
+        return hfs_cli_usage_error(cmd, "give either a saved plan or -f MANIFEST, not both");
+    if (!hfs_cli_int(cmd, args, "jobs", 1, 256, &jobs, &exit_code))
+        return exit_code;
+
+    size_t n_syncs;
+    const char *const *syncs = hfs_cli_values(args, "sync", &n_syncs);
+    if (plan_path) {
+        rc = hfs_plan_read(&plan, plan_path);
+        if (rc < 0)
+            return hfs_cli_fail(rc);
+    } else {
+        plan = plan_for_apply(cmd, args, json, &exit_code);
+        if (!plan)
+            return exit_code;
+        exit_code = HFS_EXIT_OK;
+        /* The plan holds the selected syncs only. */
+        n_syncs = 0;
+        syncs = NULL;
+    }
+
+    hfs_apply_print_mode mode = json                    ? HFS_APPLY_PRINT_JSON
+                                : quiet                 ? HFS_APPLY_PRINT_QUIET
+                                : isatty(STDERR_FILENO) ? HFS_APPLY_PRINT_BAR
+                                                        : HFS_APPLY_PRINT_PLAIN;
+    printer = hfs_apply_printer_new(mode, stdout, stderr);
+    hfs_apply_options opts = HFS_APPLY_OPTIONS_INIT;
+    opts.jobs = (unsigned)jobs;
+    opts.syncs = syncs;
+    opts.n_syncs = n_syncs;
+    opts.verbose = hfs_cli_flag(args, "verbose");
+    opts.event = hfs_apply_printer_event;
+    opts.event_ctx = printer;
+    opts.cancel = &interrupted;
+    struct sigaction old_int, old_term;
+    catch_signals(&old_int, &old_term);
+    rc = hfs_apply(NULL, plan, &opts);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    hfs_apply_printer_finish(printer);
+    if (rc < 0)
+        exit_code = hfs_cli_fail(rc);
+    hfs_apply_printer_free(printer);
+    hfs_plan_free(plan);
+    return exit_code;
+}
+
+static const hfs_cli_opt apply_opts[] = {
+    {"file", 'f', HFS_OPT_VALUE, "FILE", "plan this manifest and apply it (default ./hfsync.yaml)"},
+    {"sync", 's', HFS_OPT_LIST, "NAME", "apply only this sync"},
+    {"yes", 'y', HFS_OPT_FLAG, NULL, "apply without asking (needed when not on a terminal)"},
+    {"jobs", 'j', HFS_OPT_VALUE, "N", "parallel LFS transfers (default 8)"},
+    {"json", 0, HFS_OPT_FLAG, NULL, "one JSON event per line on stdout"},
+    {"verbose", 'v', HFS_OPT_FLAG, NULL, "log every request and response (the token redacted)"},
+    {"quiet", 'q', HFS_OPT_FLAG, NULL, "print nothing but errors"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+const hfs_cli_cmd hfs_cmd_apply = {
+    .name = "apply",
+    .summary = "carry out a saved plan, or plan the manifest and apply it",
+    .usage = "[PLAN.json | -f FILE] [--sync NAME]... [--yes] [--jobs N] [--json]",
+    .description =
+        "With PLAN.json (from `hfsync plan -o`), carries out exactly that plan. First every pin\n"
+        "is checked: a remote head that moved, or a local file whose size or content changed,\n"
+        "stops the apply with exit 3 before anything is uploaded. Then per sync: the repo is\n"
+        "created if the plan says so, the hub confirms each file's mode (preupload), LFS files\n"
+        "upload in parallel, and the commit goes out with the planned head as its parent and\n"
+        "the plan's id in its description (hfsync-plan: ID), so a commit that landed despite\n"
+        "an error is recognised instead of being made twice.\n"
+        "Without PLAN.json, plans the manifest first; on a terminal it shows the plan and asks,\n"
+        "elsewhere it needs --yes. Progress goes to stderr (a bar on a terminal), commit URLs\n"
+        "to stdout. Exit codes: 0 done or no changes, 1 error, 3 the plan is stale, 4 refused\n"
+        "by a safety limit, 64 usage error.",
+    .opts = apply_opts,
+    .min_args = 0,
+    .max_args = 1,
+    .run = run_apply,
+};

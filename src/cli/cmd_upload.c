@@ -1,0 +1,135 @@
+/* `hfsync upload REPO_ID [LOCAL_PATH] [PATH_IN_REPO]`: the one-shot upload, argument for
+ * argument like `huggingface-cli upload`, planned and applied at once; prints the URL. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static volatile int interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static bool parse_repo_type(hfs_repo_type *out, const char *name)
+{
+    static const hfs_repo_type types[] = {HFS_REPO_MODEL, HFS_REPO_DATASET, HFS_REPO_SPACE};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(name, hfs_repo_type_name(types[i])) == 0) {
+            *out = types[i];
+            return true;
+        }
+    return false;
+}
+
+static int run_upload(const hfs_cli_cmd *cmd, hfs_cli_args *args)
+{
+    hfs_upload_spec spec = HFS_UPLOAD_SPEC_INIT;
+    const char *type = hfs_cli_value(args, "repo-type");
+    const char *token = hfs_cli_value(args, "token");
+    bool json = hfs_cli_flag(args, "json");
+    bool quiet = hfs_cli_flag(args, "quiet");
+    long jobs = 0;
+    int exit_code = HFS_EXIT_OK;
+
+    if (type && !parse_repo_type(&spec.repo_type, type))
+        return hfs_cli_usage_error(cmd, "--repo-type must be model, dataset or space, not '%s'",
+                                   type);
+    if (!hfs_cli_int(cmd, args, "jobs", 1, 256, &jobs, &exit_code))
+        return exit_code;
+    spec.repo_id = hfs_cli_pos(args, 0);
+    spec.local_path = hfs_cli_pos(args, 1);
+    spec.path_in_repo = hfs_cli_pos(args, 2);
+    spec.revision = hfs_cli_value(args, "revision");
+    spec.include = hfs_cli_values(args, "include", &spec.n_include);
+    spec.exclude = hfs_cli_values(args, "exclude", &spec.n_exclude);
+    spec.delete_patterns = hfs_cli_values(args, "delete", &spec.n_delete);
+    spec.commit_message = hfs_cli_value(args, "commit-message");
+    spec.commit_description = hfs_cli_value(args, "commit-description");
+    spec.create_pr = hfs_cli_flag(args, "create-pr");
+    spec.create_private = hfs_cli_flag(args, "private");
+    if (token) {
+        /* The planner reads the token from the environment like every HF tool; an explicit
+         * token is meant to be used even where implicit ones are turned off. */
+        setenv("HF_TOKEN", token, 1);
+        unsetenv("HF_HUB_DISABLE_IMPLICIT_TOKEN");
+    }
+
+    /* Human lines go to stderr: stdout carries the URL alone (or the --json events). */
+    hfs_apply_print_mode mode = json                    ? HFS_APPLY_PRINT_JSON
+                                : quiet                 ? HFS_APPLY_PRINT_QUIET
+                                : isatty(STDERR_FILENO) ? HFS_APPLY_PRINT_BAR
+                                                        : HFS_APPLY_PRINT_PLAIN;
+    hfs_apply_printer *printer = hfs_apply_printer_new(mode, json ? stdout : stderr, stderr);
+    hfs_apply_options opts = HFS_APPLY_OPTIONS_INIT;
+    opts.jobs = (unsigned)jobs;
+    opts.token = token;
+    opts.verbose = hfs_cli_flag(args, "verbose");
+    opts.event = hfs_apply_printer_event;
+    opts.event_ctx = printer;
+    opts.cancel = &interrupted;
+
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    char *url = NULL;
+    int rc = hfs_upload(&url, NULL, &spec, &opts);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    hfs_apply_printer_finish(printer);
+    if (rc < 0)
+        exit_code = hfs_cli_fail(rc);
+    else if (!json && url)
+        printf("%s\n", url);
+    free(url);
+    hfs_apply_printer_free(printer);
+    return exit_code;
+}
+
+static const hfs_cli_opt upload_opts[] = {
+    {"repo-type", 0, HFS_OPT_VALUE, "TYPE", "model (default), dataset or space"},
+    {"revision", 0, HFS_OPT_VALUE, "REV", "the branch to commit to (default main)"},
+    {"private", 0, HFS_OPT_FLAG, NULL, "create the repo private when it does not exist"},
+    {"include", 0, HFS_OPT_LIST, "PATTERN", "upload only files matching (repeatable)"},
+    {"exclude", 0, HFS_OPT_LIST, "PATTERN", "leave out files matching (repeatable)"},
+    {"delete", 0, HFS_OPT_LIST, "PATTERN",
+     "delete remote files matching that are not being uploaded (repeatable)"},
+    {"commit-message", 0, HFS_OPT_VALUE, "TEXT", "the commit's summary"},
+    {"commit-description", 0, HFS_OPT_VALUE, "TEXT", "the commit's description"},
+    {"create-pr", 0, HFS_OPT_FLAG, NULL, "open a pull request instead of committing to the branch"},
+    {"token", 0, HFS_OPT_VALUE, "TOKEN",
+     "the token to use (default HF_TOKEN, else the token file)"},
+    {"jobs", 'j', HFS_OPT_VALUE, "N", "parallel LFS transfers (default 8)"},
+    {"json", 0, HFS_OPT_FLAG, NULL, "one JSON event per line on stdout"},
+    {"verbose", 'v', HFS_OPT_FLAG, NULL, "log every request and response (the token redacted)"},
+    {"quiet", 'q', HFS_OPT_FLAG, NULL, "print only the resulting URL"},
+    {NULL, 0, 0, NULL, NULL},
+};
+
+const hfs_cli_cmd hfs_cmd_upload = {
+    .name = "upload",
+    .summary = "upload a file or folder to a repo in one go (like huggingface-cli upload)",
+    .usage = "REPO_ID [LOCAL_PATH] [PATH_IN_REPO] [--repo-type TYPE] [--revision REV] "
+             "[--include P]... [--exclude P]... [--delete P]... [--commit-message M] "
+             "[--create-pr] [--private]",
+    .description =
+        "Uploads LOCAL_PATH (a file or a folder; default: the one in the current directory\n"
+        "named like the repo) to PATH_IN_REPO (default: the repo root for a folder, the file's\n"
+        "name for a file), creating the repo when it is missing. Only what changed is sent:\n"
+        "files the repo already holds are skipped, LFS files upload in parallel, and one\n"
+        "commit is made (none when nothing changed). Prints the commit's URL, or the pull\n"
+        "request's with --create-pr. The endpoint is HF_ENDPOINT; the token --token, else\n"
+        "HF_TOKEN, else the token file under HF_HOME.",
+    .opts = upload_opts,
+    .min_args = 1,
+    .max_args = 3,
+    .run = run_upload,
+};

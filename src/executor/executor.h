@@ -1,0 +1,121 @@
+/* The HTTP executor's internals, shared by its files in the order an apply runs them:
+ * pins (stale checks), preupload and LFS uploads, the NDJSON commit body, the commit. */
+#ifndef HFS_EXECUTOR_H
+#define HFS_EXECUTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/hash.h"
+#include "hfsync/apply.h"
+#include "hub/hub.h"
+#include "planner/plan.h"
+
+/* One apply: the session, the caller's options and what has been done so far. */
+typedef struct {
+    hfs_hub *hub;
+    const hfs_plan *plan;
+    const hfs_apply_options *opts;
+    hfs_apply_result *result;
+    double started;
+    char *stale_path; /* the file a stale error is about, for the event; else NULL */
+} exec_ctx;
+
+/* What the pin check learnt about a sync's remote. */
+typedef struct {
+    char head[HFS_SHA1_HEX]; /* the commit the first commit builds on; "" when the repo is
+                                still to be created */
+    bool exists;             /* the repo is there (for a sync that creates it: already) */
+} exec_pin;
+
+/* One sync being applied. */
+typedef struct {
+    exec_ctx *x;
+    const hfs_plan_sync *sync;
+    hfs_hub_repo repo;
+    char *revision;            /* where commits go: the sync's, then refs/pr/N */
+    bool create_pr;            /* the next commit opens the pull request */
+    char parent[HFS_SHA1_HEX]; /* the next commit's parentCommit */
+    char *pr_url;              /* the pull request the commits go to, once open */
+} exec_sync;
+
+/* One operation of the commit being made. */
+typedef struct {
+    const hfs_plan_op *op;
+    bool ignored; /* the hub's .gitignore excludes it: neither uploaded nor committed */
+    int fd;       /* a regular-file copy: its content, downloaded; else -1 (read op->local) */
+} exec_entry;
+
+/* Emits an event, filling in the sync's names when s is not NULL. */
+void exec_emit(exec_ctx *x, const hfs_plan_sync *s, hfs_apply_event *ev);
+/* HFS_ERROR "interrupted" when the caller asked to stop. */
+int exec_check_cancel(const exec_ctx *x);
+/* {folder}/{local}. Caller frees. */
+char *exec_local_path(const hfs_plan_sync *s, const hfs_plan_op *op);
+
+/* ---- pins.c ---------------------------------------------------------------------------- */
+
+/* Checks the remote head of every sync, then every local file the plan reads (size; hash
+ * when the mtime moved), before anything changes. HFS_ESTALE naming what moved. */
+int exec_check_pins(exec_ctx *x, const hfs_plan_sync *const *syncs, size_t n, exec_pin *pins);
+
+/* ---- lfs.c ----------------------------------------------------------------------------- */
+
+/* Asks the hub how each added or updated file uploads. A mode other than the plan's is
+ * HFS_ERROR naming the files; a file the hub's .gitignore excludes gets entry->ignored. */
+int exec_preupload(exec_sync *s, exec_entry *entries, size_t n);
+/* LFS batch for the commit's LFS content and the uploads it asks for, in parallel. */
+int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n);
+
+/* ---- ndjson.c -------------------------------------------------------------------------- */
+
+typedef struct exec_ndjson exec_ndjson;
+
+typedef struct {
+    const char *summary;
+    const char *description;
+    const char *parent; /* NULL or "": no parentCommit */
+    const hfs_plan_sync *sync;
+    const exec_entry *entries; /* ignored ones are left out */
+    size_t n;
+    /* Inline bytes read so far, out of the total (may be NULL). */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+} exec_ndjson_spec;
+
+/* The commit body, pulled line by line: the header, then per entry a `file` line (the
+ * content base64-encoded straight from disk, its git sha1 checked against the pin as it
+ * goes: a mismatch fails the read with HFS_ESTALE, so the hub gets a truncated body and
+ * makes no commit), `lfsFile`, `deletedFile` or `deletedFolder` (a path ending in '/'). */
+exec_ndjson *exec_ndjson_new(const exec_ndjson_spec *spec);
+hfs_hub_body exec_ndjson_body(exec_ndjson *nd);
+/* Did the body itself fail (rather than the request)? Its error was set when it did. */
+bool exec_ndjson_failed(const exec_ndjson *nd);
+/* The inline bytes the body carries. */
+uint64_t exec_ndjson_inline_bytes(const exec_ndjson *nd);
+void exec_ndjson_free(exec_ndjson *nd);
+
+/* ---- commit.c -------------------------------------------------------------------------- */
+
+typedef struct {
+    char commit_oid[HFS_SHA1_HEX];
+    char *commit_url;
+    char *pr_url;
+    long pr_num;
+    bool recovered;
+} exec_commit_result;
+
+/* POSTs the commit of these entries to s->revision with parentCommit s->parent. Never
+ * blindly resent: after a 5xx, 408, 429, a timeout or a network error the branch (or, for
+ * a new pull request, the newest ones) is searched for the commit's trailer; found, it
+ * counts as made; not found and the branch still at the parent, it is sent once more;
+ * moved, HFS_ESTALE. A 412 is HFS_ESTALE. */
+int exec_commit(exec_commit_result *out, exec_sync *s, const exec_entry *entries, size_t n,
+                const char *summary, const char *description, const char *trailer);
+void exec_commit_result_clear(exec_commit_result *r);
+
+/* Does `text` hold `line` as a whole line? */
+bool exec_has_line(const char *text, const char *line);
+
+#endif

@@ -1,0 +1,302 @@
+/* Getting a commit's content to the hub before the commit: preupload (the hub confirms each
+ * file's mode as planned, and its .gitignore), the LFS batch, and the parallel LFS uploads. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/lfsrules.h"
+#include "common/util.h"
+#include "executor/executor.h"
+#include "hub/transfer.h"
+
+/* The most files a mode-mismatch message names. */
+#define MISMATCH_SHOWN 20
+
+/* The first bytes of the file, which the hub judges text or binary by. */
+static int read_sample(unsigned char *buf, size_t *len, const char *path, uint64_t size)
+{
+    size_t want = size < HFS_HUB_SAMPLE_MAX ? (size_t)size : HFS_HUB_SAMPLE_MAX;
+    *len = 0;
+    if (want == 0)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return hfs_error_set(errno == ENOENT ? HFS_ESTALE : HFS_ERROR,
+                             "cannot read %s for the hub's preupload check: %s", path,
+                             strerror(errno));
+    ssize_t got = 0;
+    while ((size_t)got < want) {
+        ssize_t r = pread(fd, buf + got, want - (size_t)got, got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += r;
+    }
+    int err = errno;
+    close(fd);
+    if ((size_t)got < want)
+        return hfs_error_set(HFS_ESTALE,
+                             "%s changed since the plan was written: %s; run "
+                             "`hfsync plan` again",
+                             path, got < 0 ? strerror(err) : "it is shorter than planned");
+    *len = want;
+    return 0;
+}
+
+/* The root .gitignore when this commit adds or changes it: the hub judges shouldIgnore by
+ * the copy in the commit, not the one at the revision. */
+static int commit_gitignore(char **out, const exec_sync *s, const exec_entry *entries, size_t n)
+{
+    *out = NULL;
+    for (size_t i = 0; i < n; i++) {
+        const hfs_plan_op *op = entries[i].op;
+        if ((op->kind == HFS_OP_ADD || op->kind == HFS_OP_UPDATE) && !op->lfs &&
+            strcmp(op->path, ".gitignore") == 0) {
+            char *path = exec_local_path(s->sync, op);
+            size_t len;
+            int rc = hfs_read_file(out, &len, path, HFS_REGULAR_MAX_BYTES);
+            free(path);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static bool asks_preupload(const exec_entry *e)
+{
+    return e->op->kind == HFS_OP_ADD || e->op->kind == HFS_OP_UPDATE;
+}
+
+int exec_preupload(exec_sync *s, exec_entry *entries, size_t n)
+{
+    hfs_hub_preupload_file *files = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*files));
+    hfs_hub_preupload_result *results = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*results));
+    unsigned char *samples = hfs_malloc((size_t)HFS_HUB_PREUPLOAD_BATCH * HFS_HUB_SAMPLE_MAX);
+    size_t *which = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*which));
+    hfs_buf mismatch = HFS_BUF_INIT;
+    size_t n_mismatch = 0, n_lfs = 0, n_regular = 0, n_ignored = 0, asked = 0;
+    char *gitignore = NULL;
+    int rc = commit_gitignore(&gitignore, s, entries, n);
+
+    /* Batches of 256 (the hub's limit), so at most 256 samples are held at a time. */
+    for (size_t start = 0; start < n && rc == 0;) {
+        size_t count = 0;
+        for (; start < n && count < HFS_HUB_PREUPLOAD_BATCH; start++) {
+            if (!asks_preupload(&entries[start]))
+                continue;
+            const hfs_plan_op *op = entries[start].op;
+            unsigned char *sample = samples + count * HFS_HUB_SAMPLE_MAX;
+            size_t len = 0;
+            char *path = exec_local_path(s->sync, op);
+            rc = read_sample(sample, &len, path, op->size);
+            free(path);
+            if (rc < 0)
+                break;
+            files[count] = (hfs_hub_preupload_file){op->path, op->size, sample, len};
+            which[count++] = start;
+        }
+        if (rc < 0 || count == 0)
+            break;
+        rc = hfs_hub_preupload(results, s->x->hub, &s->repo, s->revision, files, count, gitignore,
+                               s->create_pr);
+        if (rc < 0)
+            break;
+        asked += count;
+        for (size_t k = 0; k < count; k++) {
+            exec_entry *e = &entries[which[k]];
+            bool hub_lfs = results[k].mode == HFS_HUB_UPLOAD_LFS;
+            if (results[k].should_ignore) {
+                e->ignored = true;
+                n_ignored++;
+                hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_IGNORED,
+                                      .path = e->op->path,
+                                      .message = "the repo's .gitignore excludes it: it is "
+                                                 "neither uploaded nor committed"};
+                exec_emit(s->x, s->sync, &ev);
+            } else if (hub_lfs != e->op->lfs) {
+                if (n_mismatch < MISMATCH_SHOWN)
+                    hfs_buf_printf(&mismatch, "\n  the hub decided %s for %s but the plan says %s",
+                                   hfs_plan_mode_name(hub_lfs), e->op->path,
+                                   hfs_plan_mode_name(e->op->lfs));
+                n_mismatch++;
+            } else if (hub_lfs) {
+                n_lfs++;
+            } else {
+                n_regular++;
+            }
+            hfs_hub_preupload_result_clear(&results[k]);
+        }
+    }
+    if (rc == 0 && n_mismatch > 0) {
+        if (n_mismatch > MISMATCH_SHOWN)
+            hfs_buf_printf(&mismatch, "\n  … and %zu more", n_mismatch - MISMATCH_SHOWN);
+        rc = hfs_error_set(HFS_ERROR,
+                           "sync %s: the hub does not agree with the plan on how %zu file(s) "
+                           "upload; nothing was committed: re-plan (`hfsync plan`) so the plan "
+                           "follows the hub's rules (.gitattributes, size, binary content):%s",
+                           s->sync->name, n_mismatch, hfs_buf_cstr(&mismatch));
+    }
+    if (rc == 0 && asked > 0) {
+        hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_PREUPLOAD,
+                              .n_lfs = n_lfs,
+                              .n_regular = n_regular,
+                              .n_ignored = n_ignored,
+                              .files_total = asked};
+        exec_emit(s->x, s->sync, &ev);
+    }
+    hfs_buf_free(&mismatch);
+    free(gitignore);
+    free(which);
+    free(samples);
+    free(results);
+    free(files);
+    return rc;
+}
+
+/* ---- LFS uploads ------------------------------------------------------------------------ */
+
+typedef struct {
+    exec_sync *s;
+    double started;
+} upload_relay;
+
+static void on_upload_progress(void *ctx, const hfs_lfs_upload_progress *p)
+{
+    upload_relay *r = ctx;
+    hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_UPLOAD_PROGRESS,
+                          .files_done = p->items_done,
+                          .files_total = p->items_total,
+                          .bytes_done = p->bytes_done,
+                          .bytes_total = p->bytes_total,
+                          .seconds = hfs_now() - r->started};
+    exec_emit(r->s->x, r->s->sync, &ev);
+}
+
+static int by_sha256(const void *a, const void *b)
+{
+    const exec_entry *x = *(const exec_entry *const *)a, *y = *(const exec_entry *const *)b;
+    return strcmp(x->op->sha256, y->op->sha256);
+}
+
+/* The object a refused upload is about, for the message. */
+static const char *path_of(const exec_entry *const *objs, size_t n, const char *oid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(objs[i]->op->sha256, oid) == 0)
+            return objs[i]->op->path;
+    return oid;
+}
+
+int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n)
+{
+    const exec_entry **objs = hfs_calloc(n ? n : 1, sizeof(*objs));
+    hfs_hub_lfs_object *objects = NULL;
+    hfs_hub_lfs_action *actions = NULL;
+    hfs_lfs_upload_item *items = NULL;
+    char **paths = NULL;
+    int *results = NULL;
+    size_t m = 0, k = 0;
+    uint64_t bytes = 0;
+    int rc = 0;
+
+    /* Every LFS object the commit names, once: copies point at objects the hub has, and
+     * the same content at several paths is sent once. */
+    for (size_t i = 0; i < n; i++) {
+        const hfs_plan_op *op = entries[i].op;
+        if (!entries[i].ignored && op->lfs && (op->kind == HFS_OP_ADD || op->kind == HFS_OP_UPDATE))
+            objs[m++] = &entries[i];
+    }
+    if (m == 0)
+        goto done;
+    qsort(objs, m, sizeof(*objs), by_sha256);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++)
+        if (u == 0 || strcmp(objs[u - 1]->op->sha256, objs[i]->op->sha256) != 0)
+            objs[u++] = objs[i];
+    m = u;
+
+    objects = hfs_calloc(m, sizeof(*objects));
+    actions = hfs_calloc(m, sizeof(*actions));
+    for (size_t i = 0; i < m; i++)
+        objects[i] = (hfs_hub_lfs_object){objs[i]->op->sha256, objs[i]->op->size};
+    /* With create_pr the batch names no ref: read access is enough to open a PR. */
+    rc = hfs_hub_lfs_batch(actions, s->x->hub, &s->repo, s->create_pr ? NULL : s->revision, objects,
+                           m);
+    if (rc < 0) {
+        free(actions);
+        actions = NULL;
+        goto done;
+    }
+
+    hfs_buf refused = HFS_BUF_INIT;
+    size_t n_refused = 0;
+    items = hfs_calloc(m, sizeof(*items));
+    paths = hfs_calloc(m, sizeof(*paths));
+    for (size_t i = 0; i < m; i++) {
+        const hfs_hub_lfs_action *a = &actions[i];
+        if (a->kind == HFS_HUB_LFS_ERROR) {
+            if (n_refused++ < MISMATCH_SHOWN)
+                hfs_buf_printf(&refused, "\n  %s: %s (code %d)", path_of(objs, m, a->oid),
+                               a->error_message ? a->error_message : "refused", a->error_code);
+            continue;
+        }
+        if (a->kind == HFS_HUB_LFS_PRESENT)
+            continue;
+        paths[k] = exec_local_path(s->sync, objs[i]->op);
+        items[k] = (hfs_lfs_upload_item){paths[k], objs[i]->op->size, objs[i]->op->sha256, a};
+        bytes += objs[i]->op->size;
+        k++;
+    }
+    if (n_refused) {
+        rc = hfs_error_set(HFS_ERROR,
+                           "sync %s: the hub refused %zu LFS object(s); nothing was committed:%s",
+                           s->sync->name, n_refused, hfs_buf_cstr(&refused));
+        hfs_buf_free(&refused);
+        goto done;
+    }
+    hfs_buf_free(&refused);
+    if (k == 0)
+        goto done;
+    if ((rc = exec_check_cancel(s->x)) < 0)
+        goto done;
+
+    upload_relay relay = {s, hfs_now()};
+    hfs_apply_event start = {
+        .kind = HFS_APPLY_EVENT_UPLOAD_START, .files_total = k, .bytes_total = bytes};
+    exec_emit(s->x, s->sync, &start);
+    hfs_lfs_upload_options uo = HFS_LFS_UPLOAD_OPTIONS_INIT;
+    uo.jobs = s->x->opts->jobs ? s->x->opts->jobs : HFS_APPLY_DEFAULT_JOBS;
+    uo.progress = on_upload_progress;
+    uo.progress_ctx = &relay;
+    uo.cancel = s->x->opts->cancel;
+    results = hfs_calloc(k, sizeof(*results));
+    rc = hfs_lfs_upload_all(results, s->x->hub, items, k, &uo);
+    if (rc < 0)
+        goto done;
+    s->x->result->lfs_files_uploaded += k;
+    s->x->result->lfs_bytes_uploaded += bytes;
+    hfs_apply_event end = {.kind = HFS_APPLY_EVENT_UPLOAD_DONE,
+                           .files_done = k,
+                           .files_total = k,
+                           .bytes_done = bytes,
+                           .bytes_total = bytes,
+                           .seconds = hfs_now() - relay.started};
+    exec_emit(s->x, s->sync, &end);
+done:
+    for (size_t i = 0; paths && i < k; i++)
+        free(paths[i]);
+    free(paths);
+    free(results);
+    free(items);
+    for (size_t i = 0; actions && i < m; i++)
+        hfs_hub_lfs_action_clear(&actions[i]);
+    free(actions);
+    free(objects);
+    free(objs);
+    return rc;
+}
