@@ -61,9 +61,11 @@ static const hfs_cli_cmd hub_serve = {
              "[--multipart-threshold SIZE] [--fault SPEC]...",
     .description =
         "Serves the hub's HTTP API (repos, tree, paths-info, preupload, commit, LFS batch with "
-        "basic and\nmultipart transfers, resolve, refs, branches) from git repositories and an "
-        "LFS store under\n--root. Stops on SIGINT or SIGTERM. Tokens: ROOT/tokens.json "
-        "(see 'hfsync hub token create').\n\n"
+        "basic and\nmultipart transfers, resolve, refs, branches, pull requests and "
+        "discussions, super-squash)\nand git smart HTTP (clone, fetch and push at /ID or "
+        "/ID.git, the token as password) from\ngit repositories and an LFS store under --root. "
+        "Stops on SIGINT or SIGTERM.\nTokens: ROOT/tokens.json (see 'hfsync hub token "
+        "create').\n\n"
         "Fault specs (deterministic, for reliability tests; separate several with ';'):\n"
         "  ENDPOINT:status=CODE[,nth=N][,times=K][,retry_after=S]  answer CODE instead\n"
         "  ENDPOINT:drop=BYTES[,nth=N][,times=K]        close the connection after BYTES of "
@@ -72,9 +74,9 @@ static const hfs_cli_cmd hub_serve = {
         "CODE\n"
         "  ENDPOINT:delay=MS[,nth=N][,times=K]          wait MS milliseconds first\n"
         "ENDPOINT: any whoami create info tree paths-info preupload lfs-batch lfs-put lfs-part\n"
-        "lfs-complete lfs-verify commit resolve (also /lfs-files downloads) other. nth: the "
-        "1-based\ncount of requests to ENDPOINT where the fault starts (default 1); times: how "
-        "many requests\nit affects (default 1, 0 = all from nth on).\n"
+        "lfs-complete lfs-verify commit resolve (also /lfs-files downloads) discussions git other.\n"
+        "nth: the 1-based count of requests to ENDPOINT where the fault starts (default 1);\n"
+        "times: how many requests it affects (default 1, 0 = all from nth on).\n"
         "Example: --fault 'lfs-put:drop=1048576' --fault 'commit:status=503,nth=2,retry_after=1'",
     .opts = serve_opts,
     .min_args = 0,

@@ -12,7 +12,6 @@
 
 #include "common/error.h"
 #include "common/hash.h"
-#include "common/log.h"
 #include "hubd/server.h"
 
 #define TREE_PAGE 1000
@@ -91,8 +90,9 @@ void hubd_handle_tree(hubd_request *req)
     char oid[41];
     if (!hubd_split_rev_path(req, &rev, &path, oid))
         goto done;
+    /* listed without expand: only the page that is sent gets its last commits looked up */
     int rc = hubd_repo_list_tree(&entries, &n, req->srv->repos, meta.kind, meta.id, oid, path,
-                                 recursive, expand);
+                                 recursive, false);
     if (rc == HFS_ENOTFOUND) {
         hubd_respond_error(req, 404, "EntryNotFound",
                            "Entry not found: there is no folder '%s' at %s in %s", path, rev,
@@ -104,6 +104,14 @@ void hubd_handle_tree(hubd_request *req)
         goto done;
     }
     uint64_t page = expand ? TREE_PAGE_EXPANDED : TREE_PAGE;
+    size_t first = cursor < n ? (size_t)cursor : n;
+    size_t on_page = n - first < page ? n - first : (size_t)page;
+    if (expand && on_page > 0 &&
+        (rc = hubd_repo_expand_entries(entries + first, on_page, req->srv->repos, meta.kind,
+                                       meta.id, oid)) < 0) {
+        hubd_respond_rc(req, rc, "EntryNotFound");
+        goto done;
+    }
     json_t *list = json_array();
     for (uint64_t i = cursor; i < n && i < cursor + page; i++)
         json_array_append_new(list, hubd_entry_json(&entries[i], expand));
@@ -615,14 +623,39 @@ static bool parse_header(hubd_request *req, json_t *value, commit_header *h)
     return true;
 }
 
-/* A rename (the JS client's oldPath) without content: the old file's bytes, at the head. */
+/* A rename (the JS client's oldPath) without content: the old file at the head. An LFS file
+ * stays an LFS file (its pointer, and the .gitattributes upkeep of an lfsFile); a regular
+ * one brings its bytes. */
 static bool rename_content(hubd_request *req, const hubd_repo_meta *meta, const char *head,
                            hubd_op *op, const char *old_path, unsigned line_no)
 {
+    hubd_entry *e = NULL;
+    size_t n = 0;
+    const char *paths[1] = {old_path};
+    int rc =
+        hubd_repo_paths_info(&e, &n, req->srv->repos, meta->kind, meta->id, head, paths, 1, false);
+    if (rc == 0 && n == 1 && !e[0].is_dir && e[0].is_lfs) {
+        uint64_t stored = 0;
+        bool present = hubd_lfs_has(req->srv->lfs, e[0].lfs_oid, &stored) && stored == e[0].size;
+        if (present) {
+            op->kind = HUBD_OP_LFS_FILE;
+            memcpy(op->lfs_oid, e[0].lfs_oid, sizeof(op->lfs_oid));
+            op->lfs_size = e[0].size;
+        } else {
+            hubd_respond_error(req, 400, NULL,
+                               "commit line %u: cannot rename '%s': its LFS object %s is not in "
+                               "the store (upload it again, then commit an lfsFile)",
+                               line_no, old_path, e[0].lfs_oid);
+        }
+        hubd_entries_free(e, n);
+        return present;
+    }
+    hubd_entries_free(e, n);
     char *data = NULL;
     size_t len = 0;
-    int rc = hubd_repo_read_file(&data, &len, req->srv->repos, meta->kind, meta->id, head,
-                                 old_path, HFS_REGULAR_MAX_BYTES);
+    if (rc == 0)
+        rc = hubd_repo_read_file(&data, &len, req->srv->repos, meta->kind, meta->id, head, old_path,
+                                 HFS_REGULAR_MAX_BYTES);
     if (rc < 0) {
         hubd_respond_error(req, rc == HFS_ENOTFOUND ? 404 : 400,
                            rc == HFS_ENOTFOUND ? "EntryNotFound" : NULL,
@@ -859,13 +892,7 @@ void hubd_handle_commit(hubd_request *req)
         char *pr_url = hfs_sprintf("%s/%s%s/discussions/%d", base, hubd_kind_prefix(meta.kind),
                                    meta.id, res.pr_number);
         json_object_set_new(body, "pullRequestUrl", json_string(pr_url));
-        free(pr_url);
-        char *base_ref = hfs_sprintf("refs/heads/%s", rev);
-        if (hubd_discussion_record_pr(req->srv, meta.kind, meta.id, res.pr_number, hdr.summary,
-                                      hdr.description, req->grant.user, base_ref) < 0)
-            hfs_warn("hub: pull request #%d of %s: %s", res.pr_number, meta.id,
-                     hfs_error_last());
-        free(base_ref);
+        free(pr_url); /* the commit recorded the PR with its number (hubd/discussions.h) */
     }
     hubd_respond_json(req, 200, body);
 done:

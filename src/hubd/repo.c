@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -24,6 +25,7 @@
 #include "common/lfsrules.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "hubd/discussions.h"
 #include "hubd/repo_internal.h"
 
 static const char *kind_dir(hfs_repo_kind kind)
@@ -150,6 +152,117 @@ void hubd_repos_free(hubd_repos *repos)
     free(repos);
 }
 
+/* ---- recovery at hub start ------------------------------------------------------------ */
+
+static char *id_key(const char *id);
+
+/* Ref updates (libgit2's, and git's for pushes) hold a lock file beside the ref for a
+ * moment. One that exists when the hub starts was left by a crash: nothing else writes refs,
+ * and it would keep its ref from moving for good. */
+static int rm_lock_file(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)ftw;
+    if (flag == FTW_F && hfs_str_ends_with(path, ".lock") && unlink(path) == 0)
+        hfs_warn("hub: removed %s, a ref lock left behind by a crash", path);
+    return 0;
+}
+
+static void remove_stale_ref_locks(const char *git_dir)
+{
+    char *refs = hfs_path_join(git_dir, "refs");
+    nftw(refs, rm_lock_file, 16, FTW_PHYS);
+    free(refs);
+    const char *const top[] = {"packed-refs.lock", "HEAD.lock"};
+    for (size_t i = 0; i < HFS_ARRAY_LEN(top); i++) {
+        char *path = hfs_path_join(git_dir, top[i]);
+        if (unlink(path) == 0)
+            hfs_warn("hub: removed %s, a ref lock left behind by a crash", path);
+        free(path);
+    }
+}
+
+/* The names in a folder but "." entries (".tmp", ".lock"), read before anything moves. */
+static size_t folder_names(char ***out, const char *dir)
+{
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            HFS_PUSH(names, n, cap, hfs_strdup(de->d_name));
+    if (d)
+        closedir(d);
+    *out = names;
+    return n;
+}
+
+/* Entries of one namespace folder `from` go to `to` under their lowercased names (repos and
+ * their metadata were stored under the id as spelled before ids became case-insensitive). */
+static void recover_namespace(const char *from, const char *to, bool git_repos)
+{
+    char **names = NULL;
+    size_t n = folder_names(&names, from);
+    for (size_t i = 0; i < n; i++) {
+        char *lower = id_key(names[i]);
+        char *src = hfs_path_join(from, names[i]), *dst = hfs_path_join(to, lower);
+        char *at = src;
+        if (strcmp(src, dst) != 0) {
+            if (access(dst, F_OK) == 0)
+                hfs_warn("hub: %s and %s differ only in case, and repo ids are "
+                         "case-insensitive: %s is not reachable any more (rename or remove it)",
+                         src, dst, src);
+            else if (hfs_mkdir_p(to) == 0 && rename(src, dst) == 0)
+                at = dst;
+        }
+        if (git_repos && hfs_str_ends_with(at, ".git"))
+            remove_stale_ref_locks(at);
+        free(src);
+        free(dst);
+        free(lower);
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* ROOT/repos/{kind} or ROOT/discussions/{kind}: NS/ENTRY, both in lowercase. */
+static void recover_kind(const char *dir, bool git_repos)
+{
+    char **names = NULL;
+    size_t n = folder_names(&names, dir);
+    for (size_t i = 0; i < n; i++) {
+        char *lower = id_key(names[i]);
+        char *src = hfs_path_join(dir, names[i]), *dst = hfs_path_join(dir, lower);
+        if (strcmp(src, dst) != 0 && access(dst, F_OK) != 0 && rename(src, dst) == 0) {
+            recover_namespace(dst, dst, git_repos);
+        } else {
+            recover_namespace(src, dst, git_repos);
+            if (strcmp(src, dst) != 0)
+                rmdir(src); /* only when all of it moved */
+        }
+        free(src);
+        free(dst);
+        free(lower);
+        free(names[i]);
+    }
+    free(names);
+}
+
+void hubd_repos_recover(hubd_repos *repos)
+{
+    const hfs_repo_kind kinds[] = {HFS_REPO_MODEL, HFS_REPO_DATASET, HFS_REPO_SPACE};
+    pthread_rwlock_wrlock(&repos->lock);
+    for (size_t i = 0; i < HFS_ARRAY_LEN(kinds); i++) {
+        char *dir = hfs_path_join(repos->repos_dir, kind_dir(kinds[i]));
+        recover_kind(dir, true);
+        free(dir);
+        dir = hfs_sprintf("%s/discussions/%s", repos->root, kind_dir(kinds[i]));
+        recover_kind(dir, false);
+        free(dir);
+    }
+    pthread_rwlock_unlock(&repos->lock);
+}
+
 /* ---- repo ids and paths -------------------------------------------------------------- */
 
 static bool word_char(char c)
@@ -183,14 +296,30 @@ static bool id_valid(const char *id)
            !hfs_str_ends_with(id, ".git");
 }
 
+/* Repo ids are case-insensitive on the hub (Alice/Model is alice/model): a repo is stored
+ * under its lowercased id, and its metadata keeps the spelling it was created with. */
+static char *id_key(const char *id)
+{
+    char *key = hfs_strdup(id);
+    for (char *p = key; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return key;
+}
+
 static char *repo_dir(const hubd_repos *r, hfs_repo_kind kind, const char *id)
 {
-    return hfs_sprintf("%s/%s/%s.git", r->repos_dir, kind_dir(kind), id);
+    char *key = id_key(id);
+    char *dir = hfs_sprintf("%s/%s/%s.git", r->repos_dir, kind_dir(kind), key);
+    free(key);
+    return dir;
 }
 
 static char *meta_file(const hubd_repos *r, hfs_repo_kind kind, const char *id)
 {
-    return hfs_sprintf("%s/%s/%s.json", r->repos_dir, kind_dir(kind), id);
+    char *key = id_key(id);
+    char *path = hfs_sprintf("%s/%s/%s.json", r->repos_dir, kind_dir(kind), key);
+    free(key);
+    return path;
 }
 
 static int not_found(hfs_repo_kind kind, const char *id)
@@ -273,17 +402,21 @@ static int meta_read(hubd_repo_meta *out, const char *path, hfs_repo_kind kind, 
         return hfs_error_set(HFS_ERROR, "the metadata of %s repo %s is unreadable (%s:%d: %s)",
                              kind_name(kind), id, path, err.line, err.text);
     int priv = 0;
-    const char *object_id = NULL, *created = NULL;
+    const char *object_id = NULL, *created = NULL, *spelled = NULL;
     json_int_t threshold = 0;
     int rc = 0;
-    if (json_unpack_ex(j, &err, 0, "{s:b, s:s, s:s, s?I}", "private", &priv, "_id", &object_id,
-                       "createdAt", &created, "lfsMultipartThreshold", &threshold) != 0 ||
+    if (json_unpack_ex(j, &err, 0, "{s:b, s:s, s:s, s?I, s?s}", "private", &priv, "_id", &object_id,
+                       "createdAt", &created, "lfsMultipartThreshold", &threshold, "id",
+                       &spelled) != 0 ||
         strlen(object_id) != 24 || threshold < 0) {
         rc = hfs_error_set(HFS_ERROR, "the metadata of %s repo %s is malformed (%s: %s)",
                            kind_name(kind), id, path, err.text[0] ? err.text : "bad _id");
         goto done;
     }
-    *out = (hubd_repo_meta){.id = hfs_strdup(id),
+    /* answers use the spelling the repo was created with, whatever case the caller used */
+    if (!spelled || strcasecmp(spelled, id) != 0)
+        spelled = id;
+    *out = (hubd_repo_meta){.id = hfs_strdup(spelled),
                             .kind = kind,
                             .private = priv != 0,
                             .created_at = hfs_strdup(created),
@@ -409,6 +542,10 @@ int hubd_repo_create(hubd_repos *repos, hfs_repo_kind kind, const char *id, bool
     }
     free(tmp);
     tmp = NULL;
+    /* discussions left by a repo of this id that was deleted in a crash are not this repo's */
+    char *discussions = hubd_discussions_dir(repos->root, kind, id);
+    rm_rf(discussions);
+    free(discussions);
 done:
     git_repository_free(repo);
     if (tmp)
@@ -443,7 +580,11 @@ int hubd_repo_delete(hubd_repos *repos, hfs_repo_kind kind, const char *id)
     if (unlink(meta_path) != 0 && errno != ENOENT)
         hfs_warn("deleted %s repo %s but could not remove %s: %s", kind_name(kind), id, meta_path,
                  strerror(errno));
+    char *discussions = hubd_discussions_dir(repos->root, kind, id);
     rc = rm_rf(trash);
+    if (rc == 0)
+        rc = rm_rf(discussions);
+    free(discussions);
 done:
     pthread_rwlock_unlock(&repos->lock);
     free(trash);
@@ -1004,5 +1145,191 @@ done:
     git_reference_free(ref);
     repo_session_close(&s);
     free(ref_name);
+    return rc;
+}
+
+/* ---- tags and squashing -------------------------------------------------------------- */
+
+static int tag_ref(char **out, const char *tag)
+{
+    *out = NULL;
+    if (!tag || !*tag || hfs_str_starts_with(tag, "refs/") || strcmp(tag, "HEAD") == 0)
+        return hfs_error_set(HFS_EINVALID, "Invalid tag name '%s'", tag ? tag : "");
+    char *ref = hfs_sprintf("refs/tags/%s", tag);
+    if (!ref_name_valid(ref)) {
+        free(ref);
+        return hfs_error_set(HFS_EINVALID,
+                             "Invalid tag name '%s': not a valid git ref name (no spaces, '~', "
+                             "'^', ':', '?', '*', '[', '..' or '\\')",
+                             tag);
+    }
+    *out = ref;
+    return 0;
+}
+
+int hubd_repo_tag_create(hubd_repos *repos, hfs_repo_kind kind, const char *id, const char *tag,
+                         const char *commit_oid, const char *message, const char *author)
+{
+    char *ref_name = NULL;
+    int rc = tag_ref(&ref_name, tag);
+    if (rc < 0)
+        return rc;
+    repo_session s;
+    git_commit *commit = NULL;
+    git_signature *sig = NULL;
+    git_oid oid;
+    if ((rc = repo_session_open(&s, repos, kind, id)) < 0 ||
+        (rc = repo_load_commit(&commit, NULL, s.repo, id, commit_oid)) < 0)
+        goto done;
+    int err;
+    if (message) {
+        /* with a message the tag is an annotated one, as `git tag -m` makes */
+        if ((rc = repo_signature(&sig, author)) < 0)
+            goto done;
+        err = git_tag_create(&oid, s.repo, tag, (const git_object *)commit, sig, message, 0);
+    } else {
+        err = git_tag_create_lightweight(&oid, s.repo, tag, (const git_object *)commit, 0);
+    }
+    if (err == GIT_EEXISTS)
+        rc = hfs_error_set(HFS_EEXISTS, "Tag %s already exists in %s", tag, id);
+    else if (err < 0)
+        rc = repo_git_fail(HFS_ERROR, "cannot create tag %s in %s", tag, id);
+done:
+    git_error_clear();
+    git_signature_free(sig);
+    git_commit_free(commit);
+    repo_session_close(&s);
+    free(ref_name);
+    return rc;
+}
+
+int hubd_repo_tag_delete(hubd_repos *repos, hfs_repo_kind kind, const char *id, const char *tag)
+{
+    char *ref_name = NULL;
+    /* a name that cannot be a tag names no tag */
+    if (tag_ref(&ref_name, tag) < 0)
+        return hfs_error_set(HFS_ENOTFOUND, "Invalid rev id: %s (no such tag in %s)",
+                             tag ? tag : "", id);
+    int rc = 0;
+    repo_session s;
+    git_reference *ref = NULL;
+    if ((rc = repo_session_open(&s, repos, kind, id)) < 0)
+        goto done;
+    if (git_reference_lookup(&ref, s.repo, ref_name) < 0) {
+        git_error_clear();
+        rc = hfs_error_set(HFS_ENOTFOUND, "Invalid rev id: %s (no such tag in %s)", tag, id);
+        goto done;
+    }
+    if (git_reference_delete(ref) < 0)
+        rc = repo_git_fail(HFS_ERROR, "cannot delete tag %s of %s", tag, id);
+done:
+    git_reference_free(ref);
+    repo_session_close(&s);
+    free(ref_name);
+    return rc;
+}
+
+/* The ref a squash rewrites: a branch (by name or refs/heads/x), refs/pr/N or refs/convert/x.
+ * Tags are refused: the hub squashes branches only. */
+static int squash_target(char **out, git_repository *repo, const char *id, const char *branch)
+{
+    git_oid oid;
+    *out = NULL;
+    if (!branch || !*branch)
+        return hfs_error_set(HFS_EINVALID, "super-squash needs a branch");
+    if (hfs_str_starts_with(branch, "refs/tags/"))
+        return hfs_error_set(HFS_EINVALID,
+                             "Invalid reference for a branch: %s is a tag, and tags cannot be "
+                             "squashed",
+                             branch);
+    char *ref = hfs_str_starts_with(branch, "refs/") ? hfs_strdup(branch)
+                                                     : hfs_sprintf("refs/heads/%s", branch);
+    bool allowed = hfs_str_starts_with(ref, "refs/heads/") ||
+                   hfs_str_starts_with(ref, "refs/pr/") ||
+                   hfs_str_starts_with(ref, "refs/convert/");
+    if (allowed && ref_name_valid(ref) && git_reference_name_to_id(&oid, repo, ref) == 0) {
+        *out = ref;
+        return 0;
+    }
+    git_error_clear();
+    free(ref);
+    char *tag = hfs_sprintf("refs/tags/%s", branch);
+    bool is_tag = !hfs_str_starts_with(branch, "refs/") && peel_ref(&oid, repo, tag) == 0;
+    free(tag);
+    if (is_tag)
+        return hfs_error_set(HFS_EINVALID,
+                             "Invalid reference for a branch: %s is a tag, and tags cannot be "
+                             "squashed",
+                             branch);
+    if (!allowed)
+        return hfs_error_set(HFS_EINVALID,
+                             "Invalid reference for a branch: %s (super-squash takes a branch, "
+                             "refs/pr/N or refs/convert/...)",
+                             branch);
+    return hfs_error_set(HFS_ENOTFOUND, "Invalid rev id: %s (no such branch in %s)", branch, id);
+}
+
+int hubd_repo_squash(char out_oid[41], hubd_repos *repos, hfs_repo_kind kind, const char *id,
+                     const char *branch, const char *message, const char *author)
+{
+    repo_session s;
+    git_signature *sig = NULL;
+    char *ref_name = NULL, *default_message = NULL;
+    out_oid[0] = '\0';
+    int rc = repo_session_open(&s, repos, kind, id);
+    if (rc < 0 || (rc = squash_target(&ref_name, s.repo, id, branch)) < 0 ||
+        (rc = repo_signature(&sig, author)) < 0)
+        goto done;
+    if (!message || !*message)
+        message = default_message = hfs_sprintf("Super-squash branch '%s'", branch);
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    for (unsigned attempt = 0;; attempt++) {
+        git_oid head, squashed;
+        git_commit *commit = NULL;
+        git_tree *tree = NULL;
+        git_reference *ref = NULL;
+        if (git_reference_name_to_id(&head, s.repo, ref_name) < 0 ||
+            git_commit_lookup(&commit, s.repo, &head) < 0 || git_commit_tree(&tree, commit) < 0 ||
+            git_commit_create(&squashed, s.repo, NULL, sig, sig, NULL, message, tree, 0, NULL) <
+                0) {
+            rc = repo_git_fail(HFS_ERROR, "cannot squash %s of %s", branch, id);
+            git_tree_free(tree);
+            git_commit_free(commit);
+            goto done;
+        }
+        git_tree_free(tree);
+        git_commit_free(commit);
+        /* the same tree, no parents: the branch's history is one commit; it moves only if
+         * no commit landed meanwhile (compare-and-swap), else the squash is redone */
+        int err = git_reference_create_matching(&ref, s.repo, ref_name, &squashed, 1, &head,
+                                                "super-squash");
+        git_reference_free(ref);
+        if (err == 0) {
+            git_oid_tostr(out_oid, GIT_OID_HEXSZ + 1, &squashed);
+            goto done;
+        }
+        if (err != GIT_EMODIFIED && err != GIT_ELOCKED) {
+            rc = repo_git_fail(HFS_ERROR, "cannot move %s of %s", ref_name, id);
+            goto done;
+        }
+        git_error_clear();
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - started.tv_sec > 10) {
+            rc = hfs_error_set(HFS_ELOCKED,
+                               "Cannot squash %s of %s: other commits kept it busy for 10 s; "
+                               "try again",
+                               branch, id);
+            goto done;
+        }
+        struct timespec pause = {0, (long)(1 + attempt % 5) * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+done:
+    free(default_message);
+    free(ref_name);
+    git_signature_free(sig);
+    repo_session_close(&s);
     return rc;
 }

@@ -14,10 +14,19 @@
 typedef struct hubd_repos hubd_repos;
 
 /* Opens the storage under `root` (creates ROOT/repos; each repo's metadata is the JSON file
- * beside it, ROOT/repos/{models,...}/NS/NAME.json). Leftovers of a crashed process (a repo
+ * beside it, ROOT/repos/{models,...}/NS/NAME.json). Repo ids are case-insensitive, as on the
+ * hub: a repo lives under its lowercased id, its metadata keeps the spelling it was created
+ * with, and hubd_repo_meta.id answers with that spelling. Leftovers of a crashed process (a repo
  * half created or half deleted under ROOT/repos/.tmp) are removed. */
 int hubd_repos_open(hubd_repos **out, const char *root);
 void hubd_repos_free(hubd_repos *repos);
+/* For the hub's start, before any request: removes the ref lock files (NAME.lock under refs/,
+ * packed-refs.lock, HEAD.lock) left in repos by a crash — only the hub writes refs, so at
+ * start they are all stale, and each would otherwise block its ref for good (commits give
+ * up after 10 s with HFS_ELOCKED). Also moves repos and discussions stored under a
+ * mixed-case id (before ids became case-insensitive) to their lowercased paths. Each
+ * removal or problem is logged. */
+void hubd_repos_recover(hubd_repos *repos);
 
 typedef struct {
     char *id;          /* "ns/name" */
@@ -120,6 +129,21 @@ int hubd_repo_branch_create(hubd_repos *repos, hfs_repo_kind kind, const char *i
 int hubd_repo_branch_delete(hubd_repos *repos, hfs_repo_kind kind, const char *id,
                             const char *name);
 
+/* Tags commit `commit_oid` (40 hex) as `tag`: annotated (tagger = author) when message is
+ * not NULL, else lightweight. HFS_EEXISTS when the tag exists, HFS_EINVALID for a name git
+ * refuses. */
+int hubd_repo_tag_create(hubd_repos *repos, hfs_repo_kind kind, const char *id, const char *tag,
+                         const char *commit_oid, const char *message, const char *author);
+/* HFS_ENOTFOUND ("Invalid rev id") when there is no such tag. */
+int hubd_repo_tag_delete(hubd_repos *repos, hfs_repo_kind kind, const char *id, const char *tag);
+/* Super-squash: replaces the history of `branch` (a branch name, refs/heads/x, refs/pr/N or
+ * refs/convert/x) by one parentless commit with the same tree and `message` (NULL: "Super-
+ * squash branch '<branch>'"), moved by compare-and-swap. out_oid gets the new commit.
+ * HFS_EINVALID for a tag, HFS_ENOTFOUND for a missing branch. Other refs keep the old
+ * commits. */
+int hubd_repo_squash(char out_oid[41], hubd_repos *repos, hfs_repo_kind kind, const char *id,
+                     const char *branch, const char *message, const char *author);
+
 /* One operation of a commit, as parsed from the NDJSON body. */
 typedef enum {
     HUBD_OP_FILE,           /* regular content */
@@ -164,7 +188,8 @@ typedef struct {
  * (the hub's "A file with this name doesn't exist"), more than 10,000 entries in one folder
  * → HFS_ELIMIT, .gitattributes updated for LFS paths not covered by its rules. A stale
  * parent_commit → HFS_ESTALE ("412"). create_pr: the commit goes to a new refs/pr/N based on
- * the revision's head (or parent_commit) and result->pr_number is set. A commit that changes
+ * the revision's head (or parent_commit) and result->pr_number is set; N is shared with the
+ * repo's discussions, which record the PR (hubd/discussions.h). A commit that changes
  * nothing creates nothing (result->changed false). The ref moves by compare-and-swap, so
  * two concurrent commits to one branch both land (the later one is rebuilt on the new head
  * when it does not conflict — i.e. when no parent_commit was given). Operations apply in

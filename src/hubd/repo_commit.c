@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "common/lfsrules.h"
 #include "common/util.h"
+#include "hubd/discussions.h"
 #include "hubd/repo.h"
 #include "hubd/repo_internal.h"
 
@@ -671,37 +672,18 @@ static int commit_target(char **out, git_repository *repo, const char *id, const
     return 0;
 }
 
-/* refs/pr/N with the next free N; creating a ref that must not exist makes it atomic. */
-static int open_pr(int *out, git_repository *repo, const git_oid *commit, const char *id)
+/* refs/pr/N at the new commit, with N shared by the repo's discussions and PRs, and the
+ * PR's record (hubd/discussions.h): both under the repo's discussion lock. */
+static int open_pr(int *out, git_repository *repo, hubd_repos *repos, hfs_repo_kind kind,
+                   const char *id, const git_oid *commit, const git_oid *base,
+                   const hubd_commit_header *header, const char *base_ref)
 {
-    git_reference_iterator *it = NULL;
-    long max = 0;
-    if (git_reference_iterator_glob_new(&it, repo, "refs/pr/*") < 0)
-        return repo_git_fail(HFS_ERROR, "cannot list the pull requests of %s", id);
-    const char *name;
-    while (git_reference_next_name(&name, it) == 0) {
-        char *end;
-        long n = strtol(name + 8, &end, 10);
-        if (*end == '\0' && n > max)
-            max = n;
-    }
-    git_reference_iterator_free(it);
-    git_error_clear();
-    for (long n = max + 1; n <= max + 1000; n++) {
-        char ref_name[64];
-        snprintf(ref_name, sizeof(ref_name), "refs/pr/%ld", n);
-        git_reference *ref = NULL;
-        int err = git_reference_create(&ref, repo, ref_name, commit, 0, "pull request");
-        git_reference_free(ref);
-        if (err == 0) {
-            *out = (int)n;
-            return 0;
-        }
-        if (err != GIT_EEXISTS && err != GIT_ELOCKED)
-            return repo_git_fail(HFS_ERROR, "cannot create %s in %s", ref_name, id);
-        git_error_clear(); /* taken by a concurrent commit: try the next number */
-    }
-    return hfs_error_set(HFS_ELOCKED, "cannot find a free pull request number in %s", id);
+    hubd_discussion_new d = {.title = header->summary,
+                             .description = header->description,
+                             .author = header->author,
+                             .pull_request = true,
+                             .base_ref = base_ref};
+    return hubd_discussion_open_pr(out, repo, repos, kind, id, &d, commit, base);
 }
 
 static double now_seconds(void)
@@ -814,7 +796,8 @@ int hubd_repo_commit(hubd_commit_result *out, hubd_repos *repos, hfs_repo_kind k
             git_oid_cpy(&built_on, base);
         }
         if (create_pr) {
-            if ((rc = open_pr(&out->pr_number, s.repo, &new_commit, id)) == 0) {
+            if ((rc = open_pr(&out->pr_number, s.repo, repos, kind, id, &new_commit, base, header,
+                              refname)) == 0) {
                 out->changed = true;
                 git_oid_tostr(out->commit_oid, sizeof(out->commit_oid), &new_commit);
             }

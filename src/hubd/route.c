@@ -193,7 +193,11 @@ static void route_api(hubd_route *r, char **s, size_t n)
             {"commits", HUBD_R_COMMITS, true},    {"branch", HUBD_R_BRANCH, true},
             {"tree", HUBD_R_TREE, true},          {"paths-info", HUBD_R_PATHS_INFO, true},
             {"preupload", HUBD_R_PREUPLOAD, true}, {"commit", HUBD_R_COMMIT, true},
+            {"super-squash", HUBD_R_SUPER_SQUASH, true}, {"tag", HUBD_R_TAG, true},
         };
+        /* the list (no rest) as well as one discussion and its actions */
+        if (strcmp(s[4], "discussions") == 0)
+            r->kind = HUBD_R_DISCUSSIONS;
         for (size_t i = 0; i < HFS_ARRAY_LEN(words); i++) {
             if (strcmp(s[4], words[i].word) != 0)
                 continue;
@@ -228,6 +232,19 @@ static bool route_repo_path(hubd_route *r, char **s, size_t n, size_t off, hfs_r
             set_repo(r, kind, ns, bare);
         free(bare);
         return r->kind != HUBD_R_NONE;
+    }
+    /* git smart HTTP: /{prefix}{ns}/{name}[.git]/info/refs and .../git-{upload,receive}-pack */
+    bool refs =
+        n == off + 4 && strcmp(s[off + 2], "info") == 0 && strcmp(s[off + 3], "refs") == 0;
+    if (refs || (n == off + 3 && (strcmp(s[off + 2], "git-upload-pack") == 0 ||
+                                  strcmp(s[off + 2], "git-receive-pack") == 0))) {
+        r->kind = refs ? HUBD_R_GIT_REFS : HUBD_R_GIT_RPC;
+        size_t len = strlen(name) - (hfs_str_ends_with(name, ".git") ? 4 : 0);
+        char *bare = hfs_strndup(name, len);
+        set_repo(r, kind, ns, bare);
+        set_rest(r, s, off + 2, n);
+        free(bare);
+        return true;
     }
     if (n >= off + 5 && (strcmp(s[off + 2], "resolve") == 0 || strcmp(s[off + 2], "raw") == 0)) {
         r->kind = s[off + 2][1] == 'e' ? HUBD_R_RESOLVE : HUBD_R_RAW;

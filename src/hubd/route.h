@@ -30,6 +30,11 @@ typedef enum {
     HUBD_R_LFS_DOWNLOAD,  /* GET|HEAD /lfs-files/{oid}?... (signed) */
     HUBD_R_RESOLVE,       /* GET|HEAD /{prefix}{id}/resolve/{rev}/{path} */
     HUBD_R_RAW,           /* GET|HEAD /{prefix}{id}/raw/{rev}/{path}: the git blob itself */
+    HUBD_R_GIT_REFS,      /* GET  /{prefix}{id}[.git]/info/refs?service=git-... (smart HTTP) */
+    HUBD_R_GIT_RPC,       /* POST /{prefix}{id}[.git]/git-{upload,receive}-pack (rest[0]) */
+    HUBD_R_DISCUSSIONS,   /* GET|POST /api/{t}s/{id}/discussions[/{num}[/...]] */
+    HUBD_R_SUPER_SQUASH,  /* POST /api/{t}s/{id}/super-squash/{branch} */
+    HUBD_R_TAG,           /* POST /api/{t}s/{id}/tag/{rev}, DELETE /api/{t}s/{id}/tag/{tag} */
 } hubd_route_kind;
 
 typedef struct {

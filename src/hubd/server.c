@@ -21,6 +21,8 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "hubd/api_discussions.h"
+#include "hubd/git_http.h"
 
 #define DEFAULT_THREADS 8
 /* Per-connection memory: request line and headers must fit, so this bounds header sizes. */
@@ -73,6 +75,15 @@ static const route_entry routes[] = {
     {HUBD_R_LFS_DOWNLOAD, "GET", hubd_handle_lfs_download, HUBD_BODY_NONE, 0, HUBD_EP_RESOLVE},
     {HUBD_R_RESOLVE, "GET", hubd_handle_resolve, HUBD_BODY_NONE, 0, HUBD_EP_RESOLVE},
     {HUBD_R_RAW, "GET", hubd_handle_resolve, HUBD_BODY_NONE, 0, HUBD_EP_RESOLVE},
+    {HUBD_R_DISCUSSIONS, "GET", hubd_handle_discussions, HUBD_BODY_NONE, 0, HUBD_EP_DISCUSSIONS},
+    {HUBD_R_DISCUSSIONS, "POST", hubd_handle_discussions, HUBD_BODY_BUFFER, HUBD_JSON_BODY_MAX,
+     HUBD_EP_DISCUSSIONS},
+    {HUBD_R_SUPER_SQUASH, "POST", hubd_handle_super_squash, HUBD_BODY_BUFFER, HUBD_JSON_BODY_MAX,
+     HUBD_EP_OTHER},
+    {HUBD_R_TAG, "POST", hubd_handle_tag, HUBD_BODY_BUFFER, HUBD_JSON_BODY_MAX, HUBD_EP_OTHER},
+    {HUBD_R_TAG, "DELETE", hubd_handle_tag, HUBD_BODY_NONE, 0, HUBD_EP_OTHER},
+    {HUBD_R_GIT_REFS, "GET", hubd_handle_git_refs, HUBD_BODY_NONE, 0, HUBD_EP_GIT},
+    {HUBD_R_GIT_RPC, "POST", hubd_handle_git_rpc, HUBD_BODY_SINK, 0, HUBD_EP_GIT},
 };
 
 static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -267,14 +278,17 @@ static bool setup_request(hubd_request *req, const char *method)
     }
     if (req->auth_present && !req->grant.valid && !signed_route(req)) {
         hubd_respond_error(req, 401, NULL, "Invalid credentials in Authorization header");
+        if (req->route.kind == HUBD_R_GIT_REFS || req->route.kind == HUBD_R_GIT_RPC)
+            hubd_add_header(req, "WWW-Authenticate", HUBD_GIT_CHALLENGE);
         return true;
     }
     req->handler = entry->handler;
     req->body_mode = entry->body;
     req->body_limit = entry->limit;
     if (entry->body == HUBD_BODY_SINK) {
-        req->sink = hubd_lfs_upload_sink;
-        if (!hubd_lfs_upload_begin(req))
+        bool git = entry->kind == HUBD_R_GIT_RPC; /* else an LFS upload */
+        req->sink = git ? hubd_git_rpc_sink : hubd_lfs_upload_sink;
+        if (!(git ? hubd_git_rpc_begin(req) : hubd_lfs_upload_begin(req)))
             req->body_mode = HUBD_BODY_NONE;
     }
     return true;
@@ -515,6 +529,7 @@ static void request_free(hubd_request *req)
     if (req->resp)
         MHD_destroy_response(req->resp);
     hubd_lfs_writer_abort(req->writer);
+    hubd_git_cgi_free(req->git);
     if (req->spool_fd >= 0)
         close(req->spool_fd);
     hfs_buf_free(&req->body);
@@ -593,7 +608,6 @@ int hfs_hubd_start(hfs_hubd **out, const hfs_hubd_options *opts)
                              opts ? opts->version : 0, HFS_HUBD_OPTIONS_VERSION);
     hubd_server *srv = hfs_calloc(1, sizeof(*srv));
     pthread_mutex_init(&srv->log_lock, NULL);
-    pthread_mutex_init(&srv->discussions_lock, NULL);
     srv->root = hfs_strdup(opts->root ? opts->root : HFS_HUBD_DEFAULT_ROOT);
     srv->strict_upload_auth = opts->strict_upload_auth;
     srv->multipart_threshold =
@@ -648,6 +662,7 @@ int hfs_hubd_start(hfs_hubd **out, const hfs_hubd_options *opts)
         goto done;
     if ((rc = hubd_repos_open(&srv->repos, srv->root)) < 0)
         goto done;
+    hubd_repos_recover(srv->repos); /* stale ref locks of a crash, pre-lowercase repo paths */
 
     struct addrinfo hints = {0};
     hints.ai_socktype = SOCK_STREAM;
@@ -715,7 +730,6 @@ void hfs_hubd_stop(hfs_hubd *srv)
     if (srv->own_access_log)
         fclose(srv->access_log);
     pthread_mutex_destroy(&srv->log_lock);
-    pthread_mutex_destroy(&srv->discussions_lock);
     free(srv->root);
     free(srv->listen_host);
     free(srv->url);

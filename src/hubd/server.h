@@ -53,7 +53,6 @@ struct hfs_hubd {
     FILE *access_log;
     bool own_access_log;
     pthread_mutex_t log_lock;
-    pthread_mutex_t discussions_lock;
 };
 
 typedef enum {
@@ -104,6 +103,9 @@ struct hubd_request {
     uint64_t upload_chunk;
     int upload_rc;
     char *upload_error;
+
+    /* git smart HTTP (git_http.c): the backend a POST body streams into, until its handler */
+    struct hubd_git_cgi *git;
 };
 
 /* ---- answering ---- */
@@ -197,10 +199,5 @@ void hubd_handle_lfs_upload(hubd_request *req);
 json_t *hubd_entry_json(const hubd_entry *e, bool expand);
 /* Streams a file descriptor (regular blob or LFS object) with Range support. Takes fd. */
 void hubd_serve_fd(hubd_request *req, int fd, uint64_t size, const char *etag);
-
-/* Records a pull request opened by a commit (ROOT/discussions/...). */
-int hubd_discussion_record_pr(hubd_server *srv, hfs_repo_kind kind, const char *repo_id,
-                              int number, const char *title, const char *description,
-                              const char *author, const char *base_ref);
 
 #endif

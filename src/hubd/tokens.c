@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -78,7 +79,8 @@ bool hubd_grant_has_namespace(const hubd_grant *grant, const char *ns)
     if (!grant || !grant->valid)
         return false;
     for (size_t i = 0; i < grant->n_namespaces; i++)
-        if (strcmp(grant->namespaces[i], "*") == 0 || strcmp(grant->namespaces[i], ns) == 0)
+        /* Repo ids are case-insensitive on the hub, so namespaces are too. */
+        if (strcmp(grant->namespaces[i], "*") == 0 || strcasecmp(grant->namespaces[i], ns) == 0)
             return true;
     return false;
 }

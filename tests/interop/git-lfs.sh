@@ -1,6 +1,6 @@
-# Interop: the git-lfs client (Debian git-lfs) against the local hub's LFS batch API. Git refs
-# go to a file:// bare remote (the hub has no smart HTTP yet); lfs.url points git-lfs at
-# the hub, with the token as the password (credential helper) or as a Bearer extraHeader.
+# Interop: the git-lfs client (Debian git-lfs) against the local hub's LFS batch API, with the
+# hub as the git remote too (smart HTTP): git-lfs finds the batch endpoint from the remote's
+# URL, with the token as the password (credential helper) or as a Bearer extraHeader.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/hubd/hub.sh"
 
@@ -44,27 +44,26 @@ lfs_fetch_check() {
 diag_out() { printf '%s\n' "$1" | sed 's/^/# /'; }
 puts() { grep -c ' PUT /lfs-upload/' "$TEST_TMP/access.log"; }
 
-git init -q --bare "$TEST_TMP/remote.git"
-git init -q "$TEST_TMP/work"
+git -c credential.helper="$CRED" clone -q "$HUB_URL/user/lfs" "$TEST_TMP/work"
 cd "$TEST_TMP/work" || exit 1
+git config credential.helper "$CRED"
 git lfs install --local >/dev/null
 git lfs track '*.bin' >/dev/null
 head -c 3145728 /dev/urandom >model.bin
 echo "an ordinary file" >README.md
 git add -A && git commit -qm "a 3 MiB LFS file"
-git remote add origin "file://$TEST_TMP/remote.git"
-git config lfs.url "$LFS_URL"
-git config credential.helper "$CRED"
 MODEL_OID=$(sha256_of model.bin)
 
 # ---- upload: git push runs the pre-push hook, which uploads through the hub's batch API
 out=$(git push -q origin main 2>&1)
 rc=$?
-ok $rc "git push uploads model.bin through lfs.url (batch with credentials, basic PUT, verify)"
+ok $rc "git push to the hub uploads model.bin first (batch with credentials, basic PUT, verify)"
 [ $rc -eq 0 ] || diag_out "$out"
+grep -q "POST /user/lfs.git/info/lfs/objects/batch 200" "$TEST_TMP/access.log"
+ok $? "... at the batch endpoint git-lfs derived from the remote's URL"
 lfs_fetch_check "$MODEL_OID" model.bin "the pushed object is in the hub: batch download href, same bytes"
-expect_eq "$(git ls-remote "file://$TEST_TMP/remote.git" main | cut -c1-40)" "$(git rev-parse HEAD)" \
-    "the git ref went to the file:// remote"
+expect_eq "$(git ls-remote origin main | cut -c1-40)" "$(git rev-parse HEAD)" \
+    "the git ref went to the hub (its pre-receive check found the object)"
 
 # ---- upload of one object by oid, without pushing git refs
 mkdir -p weights
@@ -104,9 +103,8 @@ ok $? "... the hub answered the batch 403 and git-lfs reports an authorization e
 
 # ---- download: a clone without smudge, then git lfs pull with the credential helper
 cd "$TEST_TMP" || exit 1
-GIT_LFS_SKIP_SMUDGE=1 git clone -q "file://$TEST_TMP/remote.git" pull 2>/dev/null
+GIT_LFS_SKIP_SMUDGE=1 git -c credential.helper="$CRED" clone -q "$HUB_URL/user/lfs" pull 2>/dev/null
 cd pull || exit 1
-git config lfs.url "$LFS_URL"
 git config credential.helper "$CRED"
 expect_contains "$(head -c 200 model.bin)" "oid sha256:$MODEL_OID" "a clone with GIT_LFS_SKIP_SMUDGE holds pointers"
 out=$(git lfs pull 2>&1)
@@ -122,19 +120,20 @@ ok $rc "git lfs fsck finds the downloaded objects intact"
 
 # ---- download: smudge during clone, the token sent as a Bearer extraHeader
 cd "$TEST_TMP" || exit 1
-out=$(git -c lfs.url="$LFS_URL" -c http.extraHeader="Authorization: Bearer $TOKEN" \
-    clone -q "file://$TEST_TMP/remote.git" smudge 2>&1)
+out=$(git -c http.extraHeader="Authorization: Bearer $TOKEN" clone -q "$HUB_URL/user/lfs" smudge 2>&1)
 rc=$?
 ok $rc "git clone smudges LFS files from the hub (http.extraHeader Bearer token)"
 [ $rc -eq 0 ] || diag_out "$out"
 cmp -s smudge/model.bin "$TEST_TMP/work/model.bin"
 ok $? "... with the right bytes"
 
-# ---- a private repo's objects need credentials
-out=$(git -c lfs.url="$LFS_URL" clone -q "file://$TEST_TMP/remote.git" anon 2>&1)
+# ---- a private repo's objects need credentials: git's own are given, git-lfs gets none
+out=$(git -c http.extraHeader="Authorization: Bearer $TOKEN" -c http."$LFS_URL".extraHeader= \
+    clone -q "$HUB_URL/user/lfs" anon 2>&1)
 [ ! -f anon/model.bin ] || ! cmp -s anon/model.bin "$TEST_TMP/work/model.bin"
 ok $? "without credentials the private repo's object is not downloaded"
-expect_contains "$out" "Git credentials for $LFS_URL not found" "... and git-lfs says it needs credentials"
+expect_contains "$out" "batch response: Git credentials for $HUB_URL/user/lfs not found" \
+    "... and git-lfs says it needs credentials"
 
 cd "$TEST_TMP" || exit 1
 hub_stop
