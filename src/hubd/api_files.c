@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/hash.h"
+#include "hubd/listing_cache.h"
 #include "hubd/server.h"
 
 #define TREE_PAGE 1000
@@ -73,12 +74,22 @@ static char *next_page_link(hubd_request *req, uint64_t cursor)
     return hfs_buf_detach(&b);
 }
 
+/* A copy of one entry, for a page whose entries get their last commits filled in. */
+static void entry_copy(hubd_entry *out, const hubd_entry *e)
+{
+    *out = *e;
+    out->path = hfs_strdup(e->path);
+    out->last_commit_title = e->last_commit_title ? hfs_strdup(e->last_commit_title) : NULL;
+    out->last_commit_date = e->last_commit_date ? hfs_strdup(e->last_commit_date) : NULL;
+}
+
 void hubd_handle_tree(hubd_request *req)
 {
     hubd_repo_meta meta;
-    hubd_entry *entries = NULL;
-    size_t n = 0;
-    char *rev = NULL, *path = NULL;
+    hubd_listing *listing = NULL;
+    hubd_entry *page_copy = NULL;
+    size_t n = 0, on_page = 0;
+    char *rev = NULL, *path = NULL, *key = NULL;
     if (!hubd_repo_visible(req, &meta))
         return;
     bool ok1, ok2;
@@ -90,31 +101,49 @@ void hubd_handle_tree(hubd_request *req)
     char oid[41];
     if (!hubd_split_rev_path(req, &rev, &path, oid))
         goto done;
-    /* listed without expand: only the page that is sent gets its last commits looked up */
-    int rc = hubd_repo_list_tree(&entries, &n, req->srv->repos, meta.kind, meta.id, oid, path,
-                                 recursive, false);
-    if (rc == HFS_ENOTFOUND) {
-        hubd_respond_error(req, 404, "EntryNotFound",
-                           "Entry not found: there is no folder '%s' at %s in %s", path, rev,
-                           meta.id);
-        goto done;
+    /* A commit never changes, so its listing is cached: the pages of a big repo are then
+     * cut from one walk of the tree instead of one walk per page. Listed without expand:
+     * only the page that is sent gets its last commits looked up. */
+    key = hfs_sprintf("%s/%s@%s:%s:%d", hubd_kind_plural(meta.kind), meta.id, oid, path,
+                      recursive);
+    listing = hubd_listings_get(req->srv->listings, key);
+    if (!listing) {
+        hubd_entry *entries = NULL;
+        int rc = hubd_repo_list_tree(&entries, &n, req->srv->repos, meta.kind, meta.id, oid,
+                                     path, recursive, false);
+        if (rc == HFS_ENOTFOUND) {
+            hubd_respond_error(req, 404, "EntryNotFound",
+                               "Entry not found: there is no folder '%s' at %s in %s", path, rev,
+                               meta.id);
+            goto done;
+        }
+        if (rc < 0) {
+            hubd_respond_rc(req, rc, "EntryNotFound");
+            goto done;
+        }
+        listing = hubd_listings_put(req->srv->listings, key, entries, n);
     }
-    if (rc < 0) {
-        hubd_respond_rc(req, rc, "EntryNotFound");
-        goto done;
-    }
+    const hubd_entry *entries = hubd_listing_entries(listing, &n);
     uint64_t page = expand ? TREE_PAGE_EXPANDED : TREE_PAGE;
     size_t first = cursor < n ? (size_t)cursor : n;
-    size_t on_page = n - first < page ? n - first : (size_t)page;
-    if (expand && on_page > 0 &&
-        (rc = hubd_repo_expand_entries(entries + first, on_page, req->srv->repos, meta.kind,
-                                       meta.id, oid)) < 0) {
-        hubd_respond_rc(req, rc, "EntryNotFound");
-        goto done;
+    on_page = n - first < page ? n - first : (size_t)page;
+    const hubd_entry *shown = entries + first;
+    if (expand && on_page > 0) {
+        /* the cached entries are shared: fill in a copy of the page */
+        page_copy = hfs_calloc(on_page, sizeof(*page_copy));
+        for (size_t i = 0; i < on_page; i++)
+            entry_copy(&page_copy[i], &entries[first + i]);
+        int rc = hubd_repo_expand_entries(page_copy, on_page, req->srv->repos, meta.kind,
+                                          meta.id, oid);
+        if (rc < 0) {
+            hubd_respond_rc(req, rc, "EntryNotFound");
+            goto done;
+        }
+        shown = page_copy;
     }
     json_t *list = json_array();
-    for (uint64_t i = cursor; i < n && i < cursor + page; i++)
-        json_array_append_new(list, hubd_entry_json(&entries[i], expand));
+    for (size_t i = 0; i < on_page; i++)
+        json_array_append_new(list, hubd_entry_json(&shown[i], expand));
     hubd_respond_json(req, 200, list);
     if (cursor + page < n) {
         char *link = next_page_link(req, cursor + page);
@@ -122,8 +151,10 @@ void hubd_handle_tree(hubd_request *req)
         free(link);
     }
 done:
-    hubd_entries_free(entries, n);
+    hubd_entries_free(page_copy, page_copy ? on_page : 0);
+    hubd_listing_release(req->srv->listings, listing);
     hubd_repo_meta_clear(&meta);
+    free(key);
     free(rev);
     free(path);
 }

@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "hubd/api_discussions.h"
 #include "hubd/git_http.h"
+#include "hubd/listing_cache.h"
 
 #define DEFAULT_THREADS 8
 /* Per-connection memory: request line and headers must fit, so this bounds header sizes. */
@@ -629,6 +630,7 @@ int hfs_hubd_start(hfs_hubd **out, const hfs_hubd_options *opts)
     srv->spool_dir = hfs_path_join(srv->root, "tmp");
     if ((rc = hfs_mkdir_p(srv->spool_dir)) < 0)
         goto done;
+    srv->listings = hubd_listings_new(4);
     if ((rc = hubd_faults_parse(&srv->faults, "")) < 0)
         goto done;
     for (size_t i = 0; i < opts->n_faults; i++) {
@@ -727,6 +729,7 @@ void hfs_hubd_stop(hfs_hubd *srv)
     hubd_signer_free(srv->signer);
     hubd_tokens_free(srv->tokens);
     hubd_faults_free(srv->faults);
+    hubd_listings_free(srv->listings);
     if (srv->own_access_log)
         fclose(srv->access_log);
     pthread_mutex_destroy(&srv->log_lock);

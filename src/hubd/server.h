@@ -43,6 +43,7 @@ struct hfs_hubd {
     hubd_tokens *tokens;
     hubd_signer *signer;
     hubd_faults *faults;
+    struct hubd_listings *listings; /* recent tree listings, for paginated pages */
     uint64_t multipart_threshold;
     bool strict_upload_auth;
     struct MHD_Daemon *daemon;
