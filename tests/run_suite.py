@@ -8,6 +8,7 @@ crashed or timed out without reporting a failure of its own counts as one failur
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 
@@ -41,6 +42,11 @@ def run_build(build, extra):
             f = 1
             print(f"# {build}: {entry['name']} ended with {entry['result']}", flush=True)
         passed, failed, skipped = passed + p, failed + f, skipped + s
+    # A test that renames a file over /dev/null (git writing a "global" config set to it, as
+    # root) would break every later command on the machine: catch it here.
+    if not stat.S_ISCHR(os.stat("/dev/null").st_mode):
+        print(f"# {build}: /dev/null is no longer a character device after the suite", flush=True)
+        failed += 1
     print(f"# {build}: {passed} passed, {failed} failed, {skipped} skipped", flush=True)
     return passed, failed, skipped
 

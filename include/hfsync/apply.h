@@ -39,11 +39,28 @@ typedef enum {
     HFS_APPLY_EVENT_DONE,            /* the end of a successful apply (counts, seconds) */
     HFS_APPLY_EVENT_ERROR,           /* the apply stops (message, error_code) */
     HFS_APPLY_EVENT_WARNING,         /* worth telling (message) */
+    HFS_APPLY_EVENT_LARGE_STATUS,    /* strategy large, every few seconds: `large` */
 } hfs_apply_event_kind;
 
 /* "stale", "create_repo", "preupload", "ignored", "hash_progress", "upload_start",
- * "upload_progress", "upload_done", "commit_progress", "commit", "done", "error", "warning". */
+ * "upload_progress", "upload_done", "commit_progress", "commit", "done", "error", "warning",
+ * "large_status". */
 const char *hfs_apply_event_name(hfs_apply_event_kind kind);
+
+/* Where a `strategy: large` sync stands: its pipeline hashes (planning did that), asks the
+ * hub how files upload, uploads LFS objects and commits in adaptive groups, all at once. */
+typedef struct {
+    uint64_t files_total, bytes_total;       /* files the plan adds or updates */
+    uint64_t files_hashed, bytes_hashed;     /* hashed (by the plan, or from the hash cache) */
+    uint64_t files_skipped, bytes_skipped;   /* already committed by an earlier, interrupted
+                                                apply of this plan: left out */
+    uint64_t files_uploaded, bytes_uploaded; /* content on the hub or ready to go inline */
+    uint64_t files_committed, bytes_committed;
+    size_t commits;       /* made by this apply */
+    size_t commit_target; /* files the next commit aims at (50, growing after fast commits) */
+    /* Workers busy in each phase right now. */
+    unsigned workers_hash, workers_preupload, workers_upload, workers_commit;
+} hfs_apply_large_status;
 
 /* One thing that happened. Strings are valid during the callback only; fields that do not
  * apply to the kind are zero / NULL. */
@@ -67,6 +84,7 @@ typedef struct {
     bool recovered;         /* commit: it landed although the POST failed; found by plan id */
     size_t commits;         /* done: commits made */
     int error_code;         /* error, stale: the hfs_error_code */
+    const hfs_apply_large_status *large; /* large_status */
 } hfs_apply_event;
 
 typedef void (*hfs_apply_event_fn)(void *ctx, const hfs_apply_event *event);
@@ -81,12 +99,28 @@ typedef struct {
     hfs_apply_event_fn event; /* may be NULL */
     void *event_ctx;
     volatile int *cancel; /* non-NULL and set (e.g. from SIGINT): stop soon, HFS_ERROR */
+    /* The .hfsync folder holding each sync's lock and apply journal (state/SYNC/); NULL:
+     * .hfsync beside the plan's manifest (the current directory for an in-memory one). */
+    const char *state_dir;
+    /* Another apply of a sync holds its lock: wait for it (true) or fail with HFS_ELOCKED
+     * naming the holder's pid (false). */
+    bool wait_lock;
+    /* Files may grow while they are applied (scheduled syncs: logs being appended to, as
+     * CommitScheduler's PartialFileIO): a file longer than planned is sent up to its planned
+     * size, its first `size` bytes checked against the pinned hash as they are sent, instead
+     * of being refused as stale. A shorter or rewritten file is still stale. */
+    bool allow_growth;
+    /* The caller holds the selected syncs' locks already (a scheduled run takes its sync's
+     * lock before planning, so cron runs and `hfsync watch` never plan it at once): the
+     * apply does not take them again. */
+    bool lock_held;
 } hfs_apply_options;
 
 #define HFS_APPLY_OPTIONS_VERSION 1
 #define HFS_APPLY_OPTIONS_INIT                                                                     \
     {                                                                                              \
-        HFS_APPLY_OPTIONS_VERSION, 0, NULL, 0, NULL, false, NULL, NULL, NULL                       \
+        HFS_APPLY_OPTIONS_VERSION, 0, NULL, 0, NULL, false, NULL, NULL, NULL, NULL, false, false,  \
+            false                                                                                  \
     }
 
 /* One commit an apply made. */
@@ -127,6 +161,13 @@ typedef struct {
  *    id in the description. A 412 is HFS_ESTALE. After a failed POST the branch is read:
  *    the commit found there counts as made; else, if the branch did not move, the commit
  *    is sent once more.
+ * Each selected sync's lock (.hfsync/state/SYNC/lock) is held throughout: a sync another
+ * apply holds is HFS_ELOCKED naming its pid (or waited for, with wait_lock); its journal
+ * (state/SYNC/journal.json) records what is done and goes away when the sync is finished.
+ * `strategy: large` commits straight to the revision in adaptive groups (50 files, growing
+ * after fast commits, shrinking after failures), preupload, uploads and commits pipelined;
+ * re-run on the same plan it resumes: its own earlier commits (trailer hfsync-plan: ID) do
+ * not make the plan stale, and files already committed are not committed again.
  * `out` (may be NULL) lists the commits made, also when a later step failed; clear it
  * with hfs_apply_result_clear. */
 int hfs_apply(hfs_apply_result *out, const hfs_plan *plan, const hfs_apply_options *opts);

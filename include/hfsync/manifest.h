@@ -15,6 +15,10 @@ extern "C" {
 #define HFS_MANIFEST_VERSION 1
 #define HFS_DEFAULT_REVISION "main"
 #define HFS_DEFAULT_COMMIT_MESSAGE "Upload folder using hfsync"
+/* The message of a scheduled sync's commits when the manifest sets none (CommitScheduler's). */
+#define HFS_DEFAULT_SCHEDULED_MESSAGE "Scheduled commit"
+/* schedule.pack.name when the manifest sets none; {timestamp} becomes the run's UTC time. */
+#define HFS_DEFAULT_PACK_NAME "pack-{timestamp}.zip"
 #define HFS_DEFAULT_MAX_FILES 1000
 #define HFS_DEFAULT_MAX_BYTES (20ULL << 30) /* 20 GiB */
 #define HFS_DEFAULT_MAX_DELETE 100
@@ -30,11 +34,14 @@ extern "C" {
 typedef enum { HFS_REPO_MODEL, HFS_REPO_DATASET, HFS_REPO_SPACE } hfs_repo_type;
 typedef enum { HFS_STRATEGY_SINGLE, HFS_STRATEGY_MULTI, HFS_STRATEGY_LARGE } hfs_commit_strategy;
 typedef enum { HFS_TRANSPORT_HTTP, HFS_TRANSPORT_GIT } hfs_transport;
+typedef enum { HFS_PACK_ZIP } hfs_pack_format;
 
 /* "model", "dataset", "space"; "single", "multi", "large"; "http", "git". */
 const char *hfs_repo_type_name(hfs_repo_type t);
 const char *hfs_commit_strategy_name(hfs_commit_strategy s);
 const char *hfs_transport_name(hfs_transport t);
+/* "zip". */
+const char *hfs_pack_format_name(hfs_pack_format f);
 
 /* A place in the manifest file; line 0 means "not from a file" (a default, or built in memory). */
 typedef struct {
@@ -67,13 +74,24 @@ void hfs_diag_list_free(hfs_diag_list *list);
 
 /* The commit settings of a sync. */
 typedef struct {
-    char *message;     /* default HFS_DEFAULT_COMMIT_MESSAGE */
+    char *message;     /* default HFS_DEFAULT_COMMIT_MESSAGE (a scheduled sync: "Scheduled commit") */
     char *description; /* default "" */
     hfs_commit_strategy strategy;
     uint64_t max_files; /* per commit, for multi and large; default 1000 */
     uint64_t max_bytes; /* per commit, for multi and large; default 20 GiB */
     bool create_pr;
 } hfs_commit_settings;
+
+/* schedule.pack: each scheduled run packs the new files matching `patterns` into one archive
+ * and uploads the archive instead of them. */
+typedef struct {
+    bool enabled;    /* schedule.pack is set */
+    char **patterns; /* matched against paths relative to folder_path, like allow_patterns */
+    size_t n_patterns;
+    hfs_pack_format format; /* default zip */
+    char *name;        /* the archive's path under path_in_repo; "{timestamp}" is replaced */
+    bool remove_local; /* delete the packed files once the commit has landed; default false */
+} hfs_pack_settings;
 
 typedef struct hfs_sync_extra hfs_sync_extra; /* compiled patterns and field places (internal) */
 
@@ -103,6 +121,8 @@ typedef struct {
     bool scheduled;          /* a `schedule` is set */
     uint64_t schedule_every; /* seconds, > 0 when scheduled */
     bool schedule_append_only;
+    bool schedule_squash_history; /* squash the branch's history after each scheduled push */
+    hfs_pack_settings schedule_pack;
     hfs_srcpos pos; /* where the sync's name is written */
     hfs_sync_extra *extra;
 } hfs_sync;

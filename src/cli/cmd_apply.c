@@ -131,6 +131,10 @@ static hfs_plan *plan_for_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args, bool
     return plan;
 }
 
+/* cmd_watch.c: the exit code of `apply -f` run as scheduled runs, or -1 when the syncs it
+ * applies are not all scheduled. */
+int hfs_cli_apply_scheduled(const hfs_cli_cmd *cmd, hfs_cli_args *args);
+
 static int run_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args)
 {
     const char *plan_path = hfs_cli_pos(args, 0);
@@ -153,6 +157,9 @@ static int run_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args)
         if (rc < 0)
             return hfs_cli_fail(rc);
     } else {
+        /* Scheduled syncs (a cron job) make a scheduled run each: cmd_watch.c. */
+        if ((exit_code = hfs_cli_apply_scheduled(cmd, args)) >= 0)
+            return exit_code;
         plan = plan_for_apply(cmd, args, json, &exit_code);
         if (!plan)
             return exit_code;
@@ -175,14 +182,19 @@ static int run_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args)
     opts.event = hfs_apply_printer_event;
     opts.event_ctx = printer;
     opts.cancel = &interrupted;
+    opts.wait_lock = hfs_cli_flag(args, "wait");
     struct sigaction old_int, old_term;
     catch_signals(&old_int, &old_term);
     rc = hfs_apply(NULL, plan, &opts);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     hfs_apply_printer_finish(printer);
-    if (rc < 0)
+    if (rc == HFS_ELOCKED) {
+        /* Cron's contract: another run is on it, which is not a failure of this one. */
+        fprintf(stderr, "hfsync: %s\n", hfs_error_last());
+    } else if (rc < 0) {
         exit_code = hfs_cli_fail(rc);
+    }
     hfs_apply_printer_free(printer);
     hfs_plan_free(plan);
     return exit_code;
@@ -196,6 +208,8 @@ static const hfs_cli_opt apply_opts[] = {
     {"json", 0, HFS_OPT_FLAG, NULL, "one JSON event per line on stdout"},
     {"verbose", 'v', HFS_OPT_FLAG, NULL, "log every request and response (the token redacted)"},
     {"quiet", 'q', HFS_OPT_FLAG, NULL, "print nothing but errors"},
+    {"wait", 0, HFS_OPT_FLAG, NULL,
+     "when another hfsync is applying a sync, wait for it (default: say so, exit 0)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -214,7 +228,14 @@ const hfs_cli_cmd hfs_cmd_apply = {
         "Without PLAN.json, plans the manifest first; on a terminal it shows the plan and asks,\n"
         "elsewhere it needs --yes. Progress goes to stderr (a bar on a terminal), commit URLs\n"
         "to stdout. Exit codes: 0 done or no changes, 1 error, 3 the plan is stale, 4 refused\n"
-        "by a safety limit, 64 usage error.",
+        "by a safety limit, 64 usage error.\n"
+        "Each sync is locked while it is applied (.hfsync/state/SYNC/lock): a second apply of\n"
+        "it says which process holds it and exits 0 (safe from cron), or waits with --wait.\n"
+        "An interrupted apply of the same plan resumes (.hfsync/state/SYNC/journal.json);\n"
+        "`strategy: large` commits as it goes, and a re-run skips what landed.\n"
+        "When every sync it applies has a `schedule:` (a cron job), each makes one scheduled\n"
+        "run as `hfsync watch` does: the lock is taken before planning, append_only, pack and\n"
+        "squash_history apply, and log lines carry UTC timestamps.",
     .opts = apply_opts,
     .min_args = 0,
     .max_args = 1,

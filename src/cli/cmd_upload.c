@@ -27,6 +27,60 @@ static bool parse_repo_type(hfs_repo_type *out, const char *name)
     return false;
 }
 
+/* A second signal during `--every` stops the run in flight too. */
+static volatile int cancel_requested;
+
+static void on_signal_every(int sig)
+{
+    (void)sig;
+    if (interrupted)
+        cancel_requested = 1;
+    interrupted = 1;
+}
+
+/* `--every MINUTES`: the same upload as a CommitScheduler, until SIGINT or SIGTERM. */
+static int run_every(const hfs_cli_cmd *cmd, hfs_cli_args *args, const hfs_upload_spec *spec,
+                     unsigned jobs)
+{
+    const char *text = hfs_cli_value(args, "every");
+    char *end = NULL;
+    double minutes = strtod(text, &end);
+    if (end == text || *end != '\0' || !(minutes > 0))
+        return hfs_cli_usage_error(cmd, "--every takes a number of minutes above 0 (e.g. 5 or "
+                                        "0.5), not '%s'",
+                                   text);
+    if (spec->n_delete)
+        return hfs_cli_usage_error(cmd, "--delete cannot be used with --every: scheduled "
+                                        "uploads never delete remote files");
+    if (spec->create_pr)
+        return hfs_cli_usage_error(cmd, "--create-pr cannot be used with --every: scheduled "
+                                        "uploads commit to the branch (choose it with "
+                                        "--revision)");
+    hfs_apply_print_mode mode = hfs_cli_flag(args, "json")    ? HFS_APPLY_PRINT_JSON
+                                : hfs_cli_flag(args, "quiet") ? HFS_APPLY_PRINT_QUIET
+                                                              : HFS_APPLY_PRINT_PLAIN;
+    hfs_watch_printer *printer = hfs_watch_printer_new(mode, stdout, stderr);
+    hfs_watch_options opts = HFS_WATCH_OPTIONS_INIT;
+    opts.jobs = jobs;
+    opts.verbose = hfs_cli_flag(args, "verbose");
+    opts.event = hfs_watch_printer_event;
+    opts.event_ctx = printer;
+    opts.stop = &interrupted;
+    opts.cancel = &cancel_requested;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal_every;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int rc = hfs_upload_every(NULL, spec, minutes, &opts);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    int exit_code = rc < 0 ? hfs_cli_fail(rc) : HFS_EXIT_OK;
+    hfs_watch_printer_free(printer);
+    return exit_code;
+}
+
 static int run_upload(const hfs_cli_cmd *cmd, hfs_cli_args *args)
 {
     hfs_upload_spec spec = HFS_UPLOAD_SPEC_INIT;
@@ -59,6 +113,9 @@ static int run_upload(const hfs_cli_cmd *cmd, hfs_cli_args *args)
         setenv("HF_TOKEN", token, 1);
         unsetenv("HF_HUB_DISABLE_IMPLICIT_TOKEN");
     }
+
+    if (hfs_cli_value(args, "every"))
+        return run_every(cmd, args, &spec, (unsigned)jobs);
 
     /* Human lines go to stderr: stdout carries the URL alone (or the --json events). */
     hfs_apply_print_mode mode = json                    ? HFS_APPLY_PRINT_JSON
@@ -111,6 +168,8 @@ static const hfs_cli_opt upload_opts[] = {
     {"json", 0, HFS_OPT_FLAG, NULL, "one JSON event per line on stdout"},
     {"verbose", 'v', HFS_OPT_FLAG, NULL, "log every request and response (the token redacted)"},
     {"quiet", 'q', HFS_OPT_FLAG, NULL, "print only the resulting URL"},
+    {"every", 0, HFS_OPT_VALUE, "MINUTES",
+     "upload again every MINUTES (fractions allowed) until stopped, as a CommitScheduler"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -119,7 +178,7 @@ const hfs_cli_cmd hfs_cmd_upload = {
     .summary = "upload a file or folder to a repo in one go (like huggingface-cli upload)",
     .usage = "REPO_ID [LOCAL_PATH] [PATH_IN_REPO] [--repo-type TYPE] [--revision REV] "
              "[--include P]... [--exclude P]... [--delete P]... [--commit-message M] "
-             "[--create-pr] [--private]",
+             "[--create-pr] [--private] [--every MINUTES]",
     .description =
         "Uploads LOCAL_PATH (a file or a folder; default: the one in the current directory\n"
         "named like the repo) to PATH_IN_REPO (default: the repo root for a folder, the file's\n"
@@ -127,7 +186,12 @@ const hfs_cli_cmd hfs_cmd_upload = {
         "files the repo already holds are skipped, LFS files upload in parallel, and one\n"
         "commit is made (none when nothing changed). Prints the commit's URL, or the pull\n"
         "request's with --create-pr. The endpoint is HF_ENDPOINT; the token --token, else\n"
-        "HF_TOKEN, else the token file under HF_HOME.",
+        "HF_TOKEN, else the token file under HF_HOME.\n"
+        "With --every MINUTES it keeps running, as `huggingface-cli upload --every` does: a\n"
+        "push every MINUTES when something changed (no empty commits; growing files sent up\n"
+        "to their size at the scan; nothing deleted, so no --delete; no --create-pr), commits\n"
+        "saying \"Scheduled commit\" unless --commit-message; SIGINT or SIGTERM makes a last\n"
+        "push and exits. A single file is watched in its folder and keeps its name.",
     .opts = upload_opts,
     .min_args = 1,
     .max_args = 3,

@@ -8,6 +8,8 @@ extern const hfs_cli_cmd hfs_cmd_plan;
 extern const hfs_cli_cmd hfs_cmd_show;
 extern const hfs_cli_cmd hfs_cmd_apply;
 extern const hfs_cli_cmd hfs_cmd_upload;
+extern const hfs_cli_cmd hfs_cmd_upload_large_folder;
+extern const hfs_cli_cmd hfs_cmd_watch;
 
 const hfs_cli_cmd *const hfs_cli_commands[] = {
     &hfs_cmd_validate,
@@ -16,5 +18,7 @@ const hfs_cli_cmd *const hfs_cli_commands[] = {
     &hfs_cmd_show,
     &hfs_cmd_apply,
     &hfs_cmd_upload,
+    &hfs_cmd_upload_large_folder,
+    &hfs_cmd_watch,
     NULL,
 };

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "executor/executor.h"
+#include "legacy-git/lgit.h"
 
 void exec_emit(exec_ctx *x, const hfs_plan_sync *s, hfs_apply_event *ev)
 {
@@ -52,7 +54,7 @@ void hfs_apply_result_clear(hfs_apply_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-static void record_commit(exec_sync *s, const exec_commit_result *c)
+void exec_record_commit(exec_sync *s, const exec_commit_result *c)
 {
     hfs_apply_result *r = s->x->result;
     r->commits = hfs_realloc(r->commits, (r->n_commits + 1) * sizeof(*r->commits));
@@ -82,12 +84,11 @@ static uint64_t inline_bytes(const hfs_plan_commit *c)
 
 static int check_limits(const hfs_plan_sync *s)
 {
-    if (s->transport != HFS_TRANSPORT_HTTP)
-        return hfs_error_set(HFS_EINVALID,
-                             "sync %s uses `transport: %s`, which is carried out by the legacy "
-                             "git executor; this command applies http syncs: set "
-                             "`transport: http`, or leave the sync out with --sync",
-                             s->name, hfs_transport_name(s->transport));
+    if (exec_multi_check(s) < 0)
+        return hfs_error_last_code();
+    /* Over git a commit is a push: the commit endpoint's inline limit does not apply. */
+    if (s->transport == HFS_TRANSPORT_GIT)
+        return 0;
     for (size_t c = 0; c < s->n_commits; c++) {
         uint64_t bytes = inline_bytes(&s->commits[c]);
         if (bytes > HFS_GROUP_MAX_INLINE_BYTES) {
@@ -232,8 +233,10 @@ static char *describe(const hfs_plan_commit *c, const char *trailer)
     return hfs_strdup(trailer);
 }
 
-static int apply_commit(exec_sync *s, const hfs_plan_commit *c, size_t step, size_t steps)
+int exec_apply_commit(exec_sync *s, const hfs_plan_commit *c, size_t step, size_t steps)
 {
+    if (s->sync->transport == HFS_TRANSPORT_GIT)
+        return lgit_apply_commit(s, c, step, steps);
     exec_entry *entries = hfs_calloc(c->n_ops ? c->n_ops : 1, sizeof(*entries));
     exec_commit_result res = {0};
     char *trailer = NULL, *description = NULL;
@@ -273,9 +276,14 @@ static int apply_commit(exec_sync *s, const hfs_plan_commit *c, size_t step, siz
     if ((rc = exec_upload_lfs(s, entries, c->n_ops)) < 0 || (rc = exec_check_cancel(s->x)) < 0)
         goto done;
 
-    trailer = steps > 1 ? hfs_sprintf("%s %s\n%s %zu/%zu", HFS_APPLY_PLAN_TRAILER,
-                                      hfs_plan_id(s->x->plan), HFS_APPLY_STEP_TRAILER, step, steps)
-                        : hfs_sprintf("%s %s", HFS_APPLY_PLAN_TRAILER, hfs_plan_id(s->x->plan));
+    if (s->step_id)
+        trailer = hfs_sprintf("%s %s\n%s %s", HFS_APPLY_PLAN_TRAILER, hfs_plan_id(s->x->plan),
+                              HFS_APPLY_STEP_TRAILER, s->step_id);
+    else if (steps > 1)
+        trailer = hfs_sprintf("%s %s\n%s %zu/%zu", HFS_APPLY_PLAN_TRAILER, hfs_plan_id(s->x->plan),
+                              HFS_APPLY_STEP_TRAILER, step, steps);
+    else
+        trailer = hfs_sprintf("%s %s", HFS_APPLY_PLAN_TRAILER, hfs_plan_id(s->x->plan));
     description = describe(c, trailer);
     rc = exec_commit(&res, s, entries, c->n_ops, c->message, description, trailer);
     if (rc < 0)
@@ -285,7 +293,7 @@ static int apply_commit(exec_sync *s, const hfs_plan_commit *c, size_t step, siz
         s->pr_url = hfs_strdup(res.pr_url);
     else if (!res.pr_url && s->pr_url)
         res.pr_url = hfs_strdup(s->pr_url);
-    record_commit(s, &res);
+    exec_record_commit(s, &res);
     hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_COMMIT,
                           .commit_oid = res.commit_oid,
                           .url = res.commit_url,
@@ -319,19 +327,38 @@ static int apply_sync(exec_ctx *x, const hfs_plan_sync *ps, exec_pin *pin)
 {
     exec_sync s = {.x = x, .sync = ps, .repo = {ps->repo_type, ps->repo_id}};
     int rc = 0;
+    hfs_journal journal = {0};
+    s.journal = &journal;
+    if ((rc = hfs_journal_load(&journal, x->state_dir, ps->name, hfs_plan_id(x->plan))) < 0)
+        goto done;
     s.revision = hfs_strdup(ps->revision);
     s.create_pr = ps->create_pr;
     if (ps->create && !pin->exists && (rc = create_repo(&s, pin)) < 0)
         goto done;
     memcpy(s.parent, pin->head, sizeof(s.parent));
+    if (ps->strategy == HFS_STRATEGY_MULTI) {
+        rc = exec_multi_apply(&s);
+        goto done;
+    }
+    if (ps->strategy == HFS_STRATEGY_LARGE && ps->transport == HFS_TRANSPORT_HTTP) {
+        rc = exec_large_apply(&s);
+        goto done;
+    }
     for (size_t c = 0; c < ps->n_commits && rc == 0; c++) {
         if (ps->commits[c].n_ops == 0)
             continue;
         rc = exec_check_cancel(x);
         if (rc == 0)
-            rc = apply_commit(&s, &ps->commits[c], c + 1, ps->n_commits);
+            rc = exec_apply_commit(&s, &ps->commits[c], c + 1, ps->n_commits);
     }
 done:
+    /* Finished: nothing is left to resume. */
+    if (rc == 0 && hfs_journal_remove(x->state_dir, ps->name) < 0) {
+        hfs_warn("%s", hfs_error_last());
+        hfs_error_clear();
+    }
+    hfs_journal_clear(&journal);
+    lgit_session_free(s.git);
     free(s.pr_url);
     free(s.revision);
     return rc;
@@ -354,6 +381,8 @@ int hfs_apply(hfs_apply_result *out, const hfs_plan *plan, const hfs_apply_optio
     hfs_apply_result local = {0};
     const hfs_plan_sync **syncs = NULL;
     exec_pin *pins = NULL;
+    hfs_sync_lock **locks = NULL;
+    hfs_plan_sync *repinned = NULL;
     size_t n = 0;
     exec_ctx x = {.plan = plan, .opts = opts ? opts : &defaults, .started = hfs_now()};
     x.result = out ? out : &local;
@@ -365,6 +394,16 @@ int hfs_apply(hfs_apply_result *out, const hfs_plan *plan, const hfs_apply_optio
         rc = check_endpoint(plan);
     if (rc < 0 || n == 0)
         goto done;
+    /* Held until the end, in plan order (so two applies waiting with --wait cannot
+     * deadlock): a cron run and `hfsync watch` never apply one sync at once. */
+    x.state_dir = x.opts->state_dir ? hfs_strdup(x.opts->state_dir)
+                                    : hfs_state_dir_for(plan->manifest_path);
+    locks = hfs_calloc(n, sizeof(*locks));
+    for (size_t i = 0; i < n && rc == 0 && !x.opts->lock_held; i++)
+        rc = hfs_sync_lock_acquire_until(&locks[i], x.state_dir, syncs[i]->name,
+                                         x.opts->wait_lock, x.opts->cancel);
+    if (rc < 0)
+        goto done;
 
     hfs_hub_options ho = HFS_HUB_OPTIONS_INIT;
     ho.endpoint = plan->endpoint;
@@ -373,6 +412,9 @@ int hfs_apply(hfs_apply_result *out, const hfs_plan *plan, const hfs_apply_optio
     if ((rc = hfs_hub_new(&x.hub, &ho)) < 0)
         goto done;
     pins = hfs_calloc(n, sizeof(*pins));
+    repinned = hfs_calloc(n, sizeof(*repinned));
+    if ((rc = exec_large_repin(&x, syncs, n, repinned)) < 0)
+        goto done;
     if ((rc = exec_check_pins(&x, syncs, n, pins)) < 0)
         goto done;
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -394,6 +436,11 @@ done:
         exec_emit(&x, NULL, &ev);
     }
     free(x.stale_path);
+    for (size_t i = n; locks && i > 0; i--)
+        hfs_sync_lock_release(locks[i - 1]);
+    free(locks);
+    free(x.state_dir);
+    free(repinned);
     free(pins);
     free(syncs);
     hfs_hub_free(x.hub);

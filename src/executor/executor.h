@@ -10,6 +10,7 @@
 #include "common/hash.h"
 #include "hfsync/apply.h"
 #include "hub/hub.h"
+#include "executor/state.h"
 #include "planner/plan.h"
 
 /* One apply: the session, the caller's options and what has been done so far. */
@@ -20,6 +21,7 @@ typedef struct {
     hfs_apply_result *result;
     double started;
     char *stale_path; /* the file a stale error is about, for the event; else NULL */
+    char *state_dir;  /* the .hfsync folder: each sync's lock and journal (state.h) */
 } exec_ctx;
 
 /* What the pin check learnt about a sync's remote. */
@@ -38,6 +40,12 @@ typedef struct {
     bool create_pr;            /* the next commit opens the pull request */
     char parent[HFS_SHA1_HEX]; /* the next commit's parentCommit */
     char *pr_url;              /* the pull request the commits go to, once open */
+    const char *step_id;       /* multi: the commit's "hfsync-step:" is this id, not "i/n" */
+    struct lgit_session *git;  /* transport git: the cache and remote (src/legacy-git/lgit.h) */
+    /* What earlier applies of this plan did (loaded by apply_sync, removed once the sync
+     * is done); a strategy saves it with hfs_journal_save(j, x->state_dir, sync->name)
+     * after each step. */
+    hfs_journal *journal;
 } exec_sync;
 
 /* One operation of the commit being made. */
@@ -117,5 +125,38 @@ void exec_commit_result_clear(exec_commit_result *r);
 
 /* Does `text` hold `line` as a whole line? */
 bool exec_has_line(const char *text, const char *line);
+
+/* ---- apply.c: one commit of a sync ---------------------------------------------------- */
+
+/* Preupload, LFS uploads and the commit of one planned commit (step of steps) to
+ * s->revision on s->parent, which then moves to the new commit (it stays when the hub's
+ * .gitignore leaves nothing to commit). Emits the commit event and records the commit. */
+int exec_apply_commit(exec_sync *s, const hfs_plan_commit *c, size_t step, size_t steps);
+/* Adds a commit to the apply's result, on s->revision. */
+void exec_record_commit(exec_sync *s, const exec_commit_result *c);
+
+/* ---- multi.c: strategy multi ----------------------------------------------------------- */
+
+/* HFS_EINVALID when the sync is `strategy: multi` on a revision its pull request cannot
+ * merge into (the discussions API opens pull requests against main only). */
+int exec_multi_check(const hfs_plan_sync *s);
+/* The sync's commits on one pull request: found by the plan's id (a resumed apply) or
+ * opened as a draft, one commit per step on refs/pr/N (steps already there are skipped),
+ * its checklist ticked; then opened, and merged unless create_pr. HFS_ESTALE when main
+ * moved before the merge. */
+int exec_multi_apply(exec_sync *s);
+
+/* ---- large.c: strategy large ----------------------------------------------------------- */
+
+/* A `strategy: large` sync resumed on the same plan finds its revision moved by its own
+ * earlier commits. For each such sync whose head moved only by commits carrying this
+ * plan's trailer (and, for a sync that creates its repo, beyond the hub's first commit),
+ * syncs[i] is pointed at a copy in copies[i] pinned to the current head, so the pin check
+ * holds; any other move is left for the pin check to report. copies has n slots. */
+int exec_large_repin(exec_ctx *x, const hfs_plan_sync **syncs, size_t n, hfs_plan_sync *copies);
+/* The sync's operations re-cut into adaptive commits straight to s->revision on
+ * s->parent: preupload, LFS uploads and commits run at once on their own threads; files
+ * an earlier apply of the plan committed (the remote has them as planned) are skipped. */
+int exec_large_apply(exec_sync *s);
 
 #endif

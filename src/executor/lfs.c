@@ -248,7 +248,8 @@ int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n)
         if (a->kind == HFS_HUB_LFS_PRESENT)
             continue;
         paths[k] = exec_local_path(s->sync, objs[i]->op);
-        items[k] = (hfs_lfs_upload_item){paths[k], objs[i]->op->size, objs[i]->op->sha256, a};
+        items[k] = (hfs_lfs_upload_item){paths[k], objs[i]->op->size, objs[i]->op->sha256, a,
+                                         NULL, s->x->opts->allow_growth};
         bytes += objs[i]->op->size;
         k++;
     }

@@ -211,13 +211,21 @@ static int check_local(exec_ctx *x, const hfs_plan_sync *s, rehash_list *rehash)
                                                      path, strerror(errno));
             else if (!S_ISREG(st.st_mode))
                 rc = stale_file(x, path, "is no longer a regular file");
-            else if ((uint64_t)st.st_size != op->size)
+            else if ((uint64_t)st.st_size != op->size &&
+                     !(x->opts->allow_growth && (uint64_t)st.st_size > op->size))
                 rc =
                     stale_file(x, path, "changed size (%" PRIu64 " bytes now, %" PRIu64 " planned)",
                                (uint64_t)st.st_size, op->size);
             if (rc < 0) {
                 free(path);
                 return rc;
+            }
+            /* A file that grew is sent up to its planned size, and those bytes are checked
+             * against the pinned hash as they go: hashing it whole here would only say that
+             * it grew. */
+            if ((uint64_t)st.st_size > op->size) {
+                free(path);
+                continue;
             }
             int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
             if (!op->has_mtime || mtime != op->mtime_ns)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "executor/large.h"
 #include "hfsync/apply.h"
 
 /* Progress redraws (bar) and JSON progress events, at most this often. */
@@ -20,6 +21,7 @@ struct hfs_apply_printer {
     bool bar_shown;
     double last_progress;
     hfs_apply_event_kind last_kind;
+    double last_large_status; /* plain mode: strategy large's status line, now and then */
 };
 
 static const char *const event_names[] = {
@@ -36,6 +38,7 @@ static const char *const event_names[] = {
     [HFS_APPLY_EVENT_DONE] = "done",
     [HFS_APPLY_EVENT_ERROR] = "error",
     [HFS_APPLY_EVENT_WARNING] = "warning",
+    [HFS_APPLY_EVENT_LARGE_STATUS] = "large_status",
 };
 
 const char *hfs_apply_event_name(hfs_apply_event_kind kind)
@@ -136,6 +139,9 @@ char *hfs_apply_event_to_json(const hfs_apply_event *ev)
         set_int(o, "steps", ev->steps);
         json_object_set_new(o, "recovered", json_boolean(ev->recovered));
         break;
+    case HFS_APPLY_EVENT_LARGE_STATUS:
+        exec_large_status_to_json(o, ev);
+        break;
     case HFS_APPLY_EVENT_DONE:
         set_int(o, "commits", ev->commits);
         set_int(o, "lfs_files", ev->files_done);
@@ -159,6 +165,7 @@ hfs_apply_printer *hfs_apply_printer_new(hfs_apply_print_mode mode, FILE *out, F
     p->err = err;
     p->last_progress = -1e9;
     p->last_kind = HFS_APPLY_EVENT_DONE; /* no progress phase yet */
+    p->last_large_status = -1e9;
     return p;
 }
 
@@ -323,6 +330,12 @@ static void print_line(hfs_apply_printer *p, const hfs_apply_event *ev)
                     ev->sync);
         break;
     }
+    case HFS_APPLY_EVENT_LARGE_STATUS: {
+        char text[512];
+        exec_large_status_format(text, sizeof(text), ev);
+        fprintf(err, "%s: %s\n", ev->sync, text);
+        break;
+    }
     case HFS_APPLY_EVENT_DONE:
         if (ev->message) {
             fprintf(out, "%s\n", ev->message);
@@ -374,6 +387,12 @@ void hfs_apply_printer_event(void *printer, const hfs_apply_event *ev)
         print_line(p, ev);
         return;
     case HFS_APPLY_PRINT_PLAIN:
+        if (ev->kind == HFS_APPLY_EVENT_LARGE_STATUS) {
+            if (now - p->last_large_status < EXEC_LARGE_STATUS_PLAIN_INTERVAL &&
+                !exec_large_status_final(ev))
+                return;
+            p->last_large_status = now;
+        }
         if (progress && ev->kind != HFS_APPLY_EVENT_HASH_PROGRESS) {
             /* A line now and then for a long transfer (none for a short one); the upload's
              * start and end have lines of their own. */

@@ -6,40 +6,17 @@
 #include "common/error.h"
 #include "hub/request.h"
 
-static const char *const json_headers[] = {"Content-Type: application/json", NULL};
-
-/* POST {api}/discussions[/{num}[/{resource}]] with a JSON body (NULL: no body). *answer
- * (may be NULL) receives the JSON object the hub returns. */
+/* POST {api}/discussions[/{num}[/{resource}]] with a JSON body (stolen; NULL: no body).
+ * *answer (may be NULL) receives the JSON object the hub returns. */
 static int discussion_post(json_t **answer, hfs_hub *hub, const hfs_hub_repo *repo, long num,
                            const char *resource, json_t *body, bool retry, const char *what)
 {
-    hub_mem_body mem;
-    hub_response r;
-    hfs_hub_body src;
-    char *base = hfs_hub_api_url(hub, repo);
-    char *url = num ? hfs_sprintf("%s/discussions/%ld/%s", base, num, resource)
-                    : hfs_sprintf("%s/discussions", base);
-    char *text = body ? hub_json_dump(body) : NULL;
-    if (text)
-        src = hub_body_from_mem(&mem, text, strlen(text));
-    hub_request req = {.what = what,
-                       .method = "POST",
-                       .url = url,
-                       .headers = text ? json_headers : NULL,
-                       .body = text ? &src : NULL,
-                       .auth = true,
-                       .retry = retry,
-                       .redirects = HUB_REDIRECT_FOLLOW};
-    if (answer)
-        *answer = NULL;
-    int rc = hub_send(&r, hub, &req);
-    if (rc == 0 && answer)
-        rc = hub_json_parse(answer, hub, &r, &req, JSON_OBJECT);
-    hub_response_clear(&r);
-    json_decref(body);
-    free(text);
+    char *url = num ? hub_api_urlf(hub, repo, "/discussions/%ld/%s", num, resource)
+                    : hub_api_urlf(hub, repo, "/discussions");
+    hub_request req = hub_api_request(what, "POST", url, retry);
+    int rc =
+        answer ? hub_call_json(answer, hub, &req, body, JSON_OBJECT) : hub_call(hub, &req, body);
     free(url);
-    free(base);
     return rc;
 }
 
@@ -47,9 +24,8 @@ int hfs_hub_discussion_create(long *out, hfs_hub *hub, const hfs_hub_repo *repo,
                               const char *description, bool pull_request)
 {
     json_t *answer = NULL;
-    char *label = hub_repo_label(repo);
-    char *what =
-        hfs_sprintf("open a %s on %s", pull_request ? "pull request" : "discussion", label);
+    char *what = hfs_sprintf("open a %s on " HUB_REPO_FMT,
+                             pull_request ? "pull request" : "discussion", HUB_REPO_ARGS(repo));
     json_t *body = json_pack("{s:s,s:s,s:b}", "title", title, "description",
                              description ? description : "", "pullRequest", pull_request);
     *out = 0;
@@ -64,7 +40,6 @@ int hfs_hub_discussion_create(long *out, hfs_hub *hub, const hfs_hub_repo *repo,
     }
     json_decref(answer);
     free(what);
-    free(label);
     return rc;
 }
 
@@ -90,23 +65,13 @@ static char *dup_or_null(const char *s)
 int hfs_hub_discussion_get(hfs_hub_discussion *out, hfs_hub *hub, const hfs_hub_repo *repo,
                            long num, bool with_diff)
 {
-    hub_response r;
     json_t *j = NULL;
-    char *base = hfs_hub_api_url(hub, repo);
-    char *label = hub_repo_label(repo);
-    char *url = hfs_sprintf("%s/discussions/%ld%s", base, num, with_diff ? "?diff=1" : "");
-    char *what = hfs_sprintf("read discussion #%ld of %s", num, label);
-    hub_request req = {.what = what,
-                       .method = "GET",
-                       .url = url,
-                       .auth = true,
-                       .retry = true,
-                       .redirects = HUB_REDIRECT_FOLLOW};
+    char *url = hub_api_urlf(hub, repo, "/discussions/%ld%s", num, with_diff ? "?diff=1" : "");
+    char *what = hfs_sprintf("read discussion #%ld of " HUB_REPO_FMT, num, HUB_REPO_ARGS(repo));
+    hub_request req = hub_api_request(what, "GET", url, true);
 
     memset(out, 0, sizeof(*out));
-    int rc = hub_send(&r, hub, &req);
-    if (rc == 0)
-        rc = hub_json_parse(&j, hub, &r, &req, JSON_OBJECT);
+    int rc = hub_call_json(&j, hub, &req, NULL, JSON_OBJECT);
     if (rc == 0) {
         json_t *jnum = json_object_get(j, "num");
         const char *title = hub_json_str(j, "title"), *status = hub_json_str(j, "status");
@@ -136,11 +101,8 @@ int hfs_hub_discussion_get(hfs_hub_discussion *out, hfs_hub *hub, const hfs_hub_
         }
     }
     json_decref(j);
-    hub_response_clear(&r);
     free(what);
     free(url);
-    free(label);
-    free(base);
     return rc;
 }
 
@@ -148,9 +110,7 @@ int hfs_hub_discussion_list(hfs_hub *hub, const hfs_hub_repo *repo, const char *
                             const char *status, const char *author, hfs_hub_discussion_fn fn,
                             void *ctx)
 {
-    char *base = hfs_hub_api_url(hub, repo);
-    char *label = hub_repo_label(repo);
-    char *what = hfs_sprintf("list the discussions of %s", label);
+    char *what = hfs_sprintf("list the discussions of " HUB_REPO_FMT, HUB_REPO_ARGS(repo));
     hfs_buf filters = HFS_BUF_INIT;
     const char *names[] = {"type", "status", "author"}, *values[] = {type, status, author};
     int rc = 0;
@@ -163,19 +123,11 @@ int hfs_hub_discussion_list(hfs_hub *hub, const hfs_hub_repo *repo, const char *
         }
     }
     for (long page = 0; rc == 0; page++) {
-        char *url = hfs_sprintf("%s/discussions?p=%ld%s", base, page, hfs_buf_cstr(&filters));
-        hub_request req = {.what = what,
-                           .method = "GET",
-                           .url = url,
-                           .auth = true,
-                           .retry = true,
-                           .redirects = HUB_REDIRECT_FOLLOW};
-        hub_response r;
+        char *url = hub_api_urlf(hub, repo, "/discussions?p=%ld%s", page, hfs_buf_cstr(&filters));
+        hub_request req = hub_api_request(what, "GET", url, true);
         json_t *j = NULL;
         bool more = false;
-        rc = hub_send(&r, hub, &req);
-        if (rc == 0)
-            rc = hub_json_parse(&j, hub, &r, &req, JSON_OBJECT);
+        rc = hub_call_json(&j, hub, &req, NULL, JSON_OBJECT);
         json_t *list = json_object_get(j, "discussions");
         json_t *count = json_object_get(j, "count"), *start = json_object_get(j, "start");
         if (rc == 0 && (!json_is_array(list) || !json_is_integer(count) || !json_is_integer(start)))
@@ -210,15 +162,12 @@ int hfs_hub_discussion_list(hfs_hub *hub, const hfs_hub_repo *repo, const char *
                 rc = hub_protocol_error(hub, &req, "an empty page, yet count says more follow");
         }
         json_decref(j);
-        hub_response_clear(&r);
         free(url);
         if (!more)
             break;
     }
     hfs_buf_free(&filters);
     free(what);
-    free(label);
-    free(base);
     return rc;
 }
 
@@ -226,8 +175,8 @@ int hfs_hub_discussion_comment(char **out, hfs_hub *hub, const hfs_hub_repo *rep
                                const char *comment)
 {
     json_t *answer = NULL;
-    char *label = hub_repo_label(repo);
-    char *what = hfs_sprintf("comment on discussion #%ld of %s", num, label);
+    char *what =
+        hfs_sprintf("comment on discussion #%ld of " HUB_REPO_FMT, num, HUB_REPO_ARGS(repo));
     if (out)
         *out = NULL;
     int rc = discussion_post(&answer, hub, repo, num, "comment",
@@ -241,15 +190,14 @@ int hfs_hub_discussion_comment(char **out, hfs_hub *hub, const hfs_hub_repo *rep
     }
     json_decref(answer);
     free(what);
-    free(label);
     return rc;
 }
 
 int hfs_hub_discussion_edit_comment(hfs_hub *hub, const hfs_hub_repo *repo, long num,
                                     const char *comment_id, const char *content)
 {
-    char *label = hub_repo_label(repo);
-    char *what = hfs_sprintf("edit comment %s of discussion #%ld of %s", comment_id, num, label);
+    char *what = hfs_sprintf("edit comment %s of discussion #%ld of " HUB_REPO_FMT, comment_id, num,
+                             HUB_REPO_ARGS(repo));
     char *q = hfs_hub_quote_segment(comment_id);
     char *resource = hfs_sprintf("comment/%s/edit", q);
     /* Setting the same content twice is harmless, so this one may be retried. */
@@ -258,42 +206,36 @@ int hfs_hub_discussion_edit_comment(hfs_hub *hub, const hfs_hub_repo *repo, long
     free(resource);
     free(q);
     free(what);
-    free(label);
     return rc;
 }
 
 int hfs_hub_discussion_rename(hfs_hub *hub, const hfs_hub_repo *repo, long num, const char *title)
 {
-    char *label = hub_repo_label(repo);
-    char *what = hfs_sprintf("rename discussion #%ld of %s", num, label);
+    char *what = hfs_sprintf("rename discussion #%ld of " HUB_REPO_FMT, num, HUB_REPO_ARGS(repo));
     int rc = discussion_post(NULL, hub, repo, num, "title", json_pack("{s:s}", "title", title),
                              true, what);
     free(what);
-    free(label);
     return rc;
 }
 
 int hfs_hub_discussion_set_status(hfs_hub *hub, const hfs_hub_repo *repo, long num,
                                   const char *status, const char *comment)
 {
-    char *label = hub_repo_label(repo);
-    char *what = hfs_sprintf("set discussion #%ld of %s to %s", num, label, status);
+    char *what = hfs_sprintf("set discussion #%ld of " HUB_REPO_FMT " to %s", num,
+                             HUB_REPO_ARGS(repo), status);
     json_t *body = json_pack("{s:s}", "status", status);
     if (comment)
         json_object_set_new(body, "comment", json_string(comment));
     int rc = discussion_post(NULL, hub, repo, num, "status", body, false, what);
     free(what);
-    free(label);
     return rc;
 }
 
 int hfs_hub_discussion_merge(hfs_hub *hub, const hfs_hub_repo *repo, long num, const char *comment)
 {
-    char *label = hub_repo_label(repo);
-    char *what = hfs_sprintf("merge pull request #%ld of %s", num, label);
+    char *what = hfs_sprintf("merge pull request #%ld of " HUB_REPO_FMT, num, HUB_REPO_ARGS(repo));
     json_t *body = comment ? json_pack("{s:s}", "comment", comment) : NULL;
     int rc = discussion_post(NULL, hub, repo, num, "merge", body, false, what);
     free(what);
-    free(label);
     return rc;
 }

@@ -54,18 +54,14 @@ int hfs_hub_file_head(hfs_hub_file_meta *out, hfs_hub *hub, const hfs_hub_repo *
                       const char *revision, const char *path)
 {
     char *url = resolve_url(hub, repo, revision, path);
-    char *label = hub_repo_label(repo);
-    char *what = hfs_sprintf("look up %s in %s at %s", path, label, revision ? revision : "main");
-    /* Only redirects within the hub are followed (a renamed repo); a redirect to the CDN is
-     * itself the answer: it carries X-Linked-Size and X-Linked-Etag. */
-    hub_request req = {.what = what,
-                       .method = "HEAD",
-                       .url = url,
-                       .auth = true,
-                       .retry = true,
-                       .redirects = HUB_REDIRECT_SAME_ORIGIN};
+    char *what = hfs_sprintf("look up %s in " HUB_REPO_FMT " at %s", path, HUB_REPO_ARGS(repo),
+                             revision ? revision : "main");
+    hub_request req = hub_api_request(what, "HEAD", url, true);
     hub_response r;
 
+    /* Only redirects within the hub are followed (a renamed repo); a redirect to the CDN is
+     * itself the answer: it carries X-Linked-Size and X-Linked-Etag. */
+    req.redirects = HUB_REDIRECT_SAME_ORIGIN;
     memset(out, 0, sizeof(*out));
     out->size = -1;
     int rc = hub_send(&r, hub, &req);
@@ -89,7 +85,6 @@ int hfs_hub_file_head(hfs_hub_file_meta *out, hfs_hub *hub, const hfs_hub_repo *
     }
     hub_response_clear(&r);
     free(what);
-    free(label);
     free(url);
     return rc;
 }
@@ -98,23 +93,15 @@ int hfs_hub_download(hfs_hub *hub, const hfs_hub_repo *repo, const char *revisio
                      hfs_hub_write_fn write, int (*restart)(void *ctx), void *ctx)
 {
     char *url = resolve_url(hub, repo, revision, path);
-    char *label = hub_repo_label(repo);
-    char *what =
-        hfs_sprintf("download %s from %s at %s", path, label, revision ? revision : "main");
-    hub_request req = {.what = what,
-                       .method = "GET",
-                       .url = url,
-                       .write = write,
-                       .restart = restart,
-                       .write_ctx = ctx,
-                       .auth = true,
-                       .retry = true,
-                       .redirects = HUB_REDIRECT_FOLLOW};
-    hub_response r;
-    int rc = hub_send(&r, hub, &req);
-    hub_response_clear(&r);
+    char *what = hfs_sprintf("download %s from " HUB_REPO_FMT " at %s", path, HUB_REPO_ARGS(repo),
+                             revision ? revision : "main");
+    hub_request req = hub_api_request(what, "GET", url, true);
+
+    req.write = write;
+    req.restart = restart;
+    req.write_ctx = ctx;
+    int rc = hub_call(hub, &req, NULL);
     free(what);
-    free(label);
     free(url);
     return rc;
 }

@@ -434,4 +434,12 @@ int hfs_hub_discussion_set_status(hfs_hub *hub, const hfs_hub_repo *repo, long n
  * with the hub's "no associated changes" message. Sent once. */
 int hfs_hub_discussion_merge(hfs_hub *hub, const hfs_hub_repo *repo, long num, const char *comment);
 
+/* ---- history ----------------------------------------------------------------------- */
+
+/* POST /api/{type}s/{id}/super-squash/{quoted branch} {message}: the branch becomes one
+ * commit with the same tree (what CommitScheduler's squash_history calls after a push).
+ * `message` NULL: "Super-squash branch '<branch>' using hfsync". Sent once. */
+int hfs_hub_super_squash(hfs_hub *hub, const hfs_hub_repo *repo, const char *branch,
+                         const char *message);
+
 #endif

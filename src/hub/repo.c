@@ -7,23 +7,11 @@
 #include "common/hash.h"
 #include "hub/request.h"
 
-static const char *const json_headers[] = {"Content-Type: application/json", NULL};
-
 int hfs_hub_whoami(json_t **out, hfs_hub *hub)
 {
-    hub_response r;
     char *url = hfs_sprintf("%s/api/whoami-v2", hub->endpoint);
-    hub_request req = {.what = "find out who the token belongs to",
-                       .method = "GET",
-                       .url = url,
-                       .auth = true,
-                       .retry = true,
-                       .redirects = HUB_REDIRECT_FOLLOW};
-    *out = NULL;
-    int rc = hub_send(&r, hub, &req);
-    if (rc == 0)
-        rc = hub_json_parse(out, hub, &r, &req, JSON_OBJECT);
-    hub_response_clear(&r);
+    hub_request req = hub_api_request("find out who the token belongs to", "GET", url, true);
+    int rc = hub_call_json(out, hub, &req, NULL, JSON_OBJECT);
     free(url);
     return rc;
 }
@@ -58,12 +46,11 @@ int hfs_hub_repo_create(char **out, hfs_hub *hub, const hfs_hub_repo *repo,
 {
     static const hfs_hub_create_options defaults = HFS_HUB_CREATE_OPTIONS_INIT;
     int rc;
-    hub_mem_body mem;
     hub_response r = {0};
     json_t *answer = NULL, *body = repo_name_json(repo);
-    char *label = hub_repo_label(repo);
-    char *what = hfs_sprintf("create %s", label);
+    char *what = hfs_sprintf("create " HUB_REPO_FMT, HUB_REPO_ARGS(repo));
     char *url = hfs_sprintf("%s/api/repos/create", hub->endpoint);
+    hub_request req = hub_api_request(what, "POST", url, false);
 
     *out = NULL;
     if (!opts)
@@ -72,26 +59,17 @@ int hfs_hub_repo_create(char **out, hfs_hub *hub, const hfs_hub_repo *repo,
         json_object_set_new(body, "visibility", json_string(opts->visibility));
     if (repo->type == HFS_REPO_SPACE)
         json_object_set_new(body, "sdk", json_string(opts->space_sdk ? opts->space_sdk : "static"));
-    char *text = hub_json_dump(body);
-    hfs_hub_body src = hub_body_from_mem(&mem, text, strlen(text));
-    hub_request req = {.what = what,
-                       .method = "POST",
-                       .url = url,
-                       .headers = json_headers,
-                       .body = &src,
-                       .auth = true,
-                       .retry = false,
-                       .redirects = HUB_REDIRECT_FOLLOW};
     /* The hub answers 409 "another conflicting operation is in progress" while it is still
      * busy with this repo; huggingface_hub asks again, so do we (with backoff, bounded). */
     long backoff = hub->opts.retry_base_ms;
     for (int attempt = 1;; attempt++) {
         hub_response_clear(&r);
-        rc = hub_send(&r, hub, &req);
+        rc = hub_send_json(&r, hub, &req, body);
         if (rc != HFS_EEXISTS || attempt >= hub->opts.max_attempts ||
             !strstr(hfs_buf_cstr(&r.body), "another conflicting operation is in progress"))
             break;
-        hub_log(hub, HFS_LOG_WARN, "%s: the hub is busy with it; asking again", label);
+        hub_log(hub, HFS_LOG_WARN, HUB_REPO_FMT ": the hub is busy with it; asking again",
+                HUB_REPO_ARGS(repo));
         hub_sleep(hub, backoff);
         backoff = backoff * 2 > hub->opts.retry_max_ms ? hub->opts.retry_max_ms : backoff * 2;
     }
@@ -108,38 +86,19 @@ int hfs_hub_repo_create(char **out, hfs_hub *hub, const hfs_hub_repo *repo,
     json_decref(answer);
     json_decref(body);
     hub_response_clear(&r);
-    free(text);
     free(url);
     free(what);
-    free(label);
     return rc;
 }
 
 int hfs_hub_repo_delete(hfs_hub *hub, const hfs_hub_repo *repo)
 {
-    hub_mem_body mem;
-    hub_response r;
-    json_t *body = repo_name_json(repo);
-    char *text = hub_json_dump(body);
-    char *label = hub_repo_label(repo);
-    char *what = hfs_sprintf("delete %s", label);
+    char *what = hfs_sprintf("delete " HUB_REPO_FMT, HUB_REPO_ARGS(repo));
     char *url = hfs_sprintf("%s/api/repos/delete", hub->endpoint);
-    hfs_hub_body src = hub_body_from_mem(&mem, text, strlen(text));
-    hub_request req = {.what = what,
-                       .method = "DELETE",
-                       .url = url,
-                       .headers = json_headers,
-                       .body = &src,
-                       .auth = true,
-                       .retry = false,
-                       .redirects = HUB_REDIRECT_FOLLOW};
-    int rc = hub_send(&r, hub, &req);
-    hub_response_clear(&r);
-    json_decref(body);
-    free(text);
+    hub_request req = hub_api_request(what, "DELETE", url, false);
+    int rc = hub_call(hub, &req, repo_name_json(repo));
     free(url);
     free(what);
-    free(label);
     return rc;
 }
 
@@ -213,26 +172,17 @@ static int parse_repo_info(hfs_hub_repo_info *out, const hfs_hub *hub, const hub
 int hfs_hub_repo_info_get(hfs_hub_repo_info *out, hfs_hub *hub, const hfs_hub_repo *repo,
                           const char *revision, bool blobs)
 {
-    hub_response r;
     json_t *j = NULL;
-    char *base = hfs_hub_api_url(hub, repo);
-    char *label = hub_repo_label(repo);
-    char *rev = revision ? hfs_hub_quote_segment(revision) : NULL;
-    char *url = rev ? hfs_sprintf("%s/revision/%s%s", base, rev, blobs ? "?blobs=true" : "")
-                    : hfs_sprintf("%s%s", base, blobs ? "?blobs=true" : "");
-    char *what =
-        revision ? hfs_sprintf("read %s at %s", label, revision) : hfs_sprintf("read %s", label);
-    hub_request req = {.what = what,
-                       .method = "GET",
-                       .url = url,
-                       .auth = true,
-                       .retry = true,
-                       .redirects = HUB_REDIRECT_FOLLOW};
+    const char *query = blobs ? "?blobs=true" : "";
+    char *url = revision ? hub_ref_url(hub, repo, "revision", revision, query)
+                         : hub_api_urlf(hub, repo, "%s", query);
+    char *what = revision
+                     ? hfs_sprintf("read " HUB_REPO_FMT " at %s", HUB_REPO_ARGS(repo), revision)
+                     : hfs_sprintf("read " HUB_REPO_FMT, HUB_REPO_ARGS(repo));
+    hub_request req = hub_api_request(what, "GET", url, true);
 
     memset(out, 0, sizeof(*out));
-    int rc = hub_send(&r, hub, &req);
-    if (rc == 0)
-        rc = hub_json_parse(&j, hub, &r, &req, JSON_OBJECT);
+    int rc = hub_call_json(&j, hub, &req, NULL, JSON_OBJECT);
     if (rc == 0)
         rc = parse_repo_info(out, hub, &req, j);
     if (rc == 0)
@@ -240,12 +190,8 @@ int hfs_hub_repo_info_get(hfs_hub_repo_info *out, hfs_hub *hub, const hfs_hub_re
     else
         hfs_hub_repo_info_clear(out);
     json_decref(j);
-    hub_response_clear(&r);
     free(what);
     free(url);
-    free(rev);
-    free(label);
-    free(base);
     return rc;
 }
 
@@ -294,23 +240,13 @@ static int parse_ref_list(hfs_hub_ref **out, size_t *n, const hfs_hub *hub, cons
 
 int hfs_hub_list_refs(hfs_hub_refs *out, hfs_hub *hub, const hfs_hub_repo *repo, bool include_prs)
 {
-    hub_response r;
     json_t *j = NULL;
-    char *base = hfs_hub_api_url(hub, repo);
-    char *label = hub_repo_label(repo);
-    char *url = hfs_sprintf("%s/refs%s", base, include_prs ? "?include_prs=1" : "");
-    char *what = hfs_sprintf("list the branches and tags of %s", label);
-    hub_request req = {.what = what,
-                       .method = "GET",
-                       .url = url,
-                       .auth = true,
-                       .retry = true,
-                       .redirects = HUB_REDIRECT_FOLLOW};
+    char *url = hub_api_urlf(hub, repo, "/refs%s", include_prs ? "?include_prs=1" : "");
+    char *what = hfs_sprintf("list the branches and tags of " HUB_REPO_FMT, HUB_REPO_ARGS(repo));
+    hub_request req = hub_api_request(what, "GET", url, true);
 
     memset(out, 0, sizeof(*out));
-    int rc = hub_send(&r, hub, &req);
-    if (rc == 0)
-        rc = hub_json_parse(&j, hub, &r, &req, JSON_OBJECT);
+    int rc = hub_call_json(&j, hub, &req, NULL, JSON_OBJECT);
     if (rc == 0)
         rc = parse_ref_list(&out->branches, &out->n_branches, hub, &req, j, "branches");
     if (rc == 0)
@@ -323,11 +259,8 @@ int hfs_hub_list_refs(hfs_hub_refs *out, hfs_hub *hub, const hfs_hub_repo *repo,
     if (rc < 0)
         hfs_hub_refs_clear(out);
     json_decref(j);
-    hub_response_clear(&r);
     free(what);
     free(url);
-    free(label);
-    free(base);
     return rc;
 }
 
@@ -358,18 +291,13 @@ static int on_commit_page(void *ctx, json_t *page, const hub_request *req)
 int hfs_hub_list_commits(hfs_hub *hub, const hfs_hub_repo *repo, const char *revision,
                          hfs_hub_commit_fn fn, void *ctx)
 {
-    char *base = hfs_hub_api_url(hub, repo);
-    char *label = hub_repo_label(repo);
-    char *rev = hfs_hub_quote_segment(revision ? revision : "main");
-    char *url = hfs_sprintf("%s/commits/%s", base, rev);
-    char *what = hfs_sprintf("list the commits of %s at %s", label, revision ? revision : "main");
+    char *url = hub_ref_url(hub, repo, "commits", revision, NULL);
+    char *what = hfs_sprintf("list the commits of " HUB_REPO_FMT " at %s", HUB_REPO_ARGS(repo),
+                             revision ? revision : "main");
     commits_walk w = {hub, fn, ctx};
     int rc = hub_get_pages(hub, what, url, on_commit_page, &w);
     free(what);
     free(url);
-    free(rev);
-    free(label);
-    free(base);
     return rc;
 }
 
@@ -377,36 +305,18 @@ int hfs_hub_list_commits(hfs_hub *hub, const hfs_hub_repo *repo, const char *rev
 static int branch_call(hfs_hub *hub, const hfs_hub_repo *repo, const char *branch,
                        const char *method, const char *starting_point)
 {
-    hub_mem_body mem;
-    hub_response r;
-    char *base = hfs_hub_api_url(hub, repo);
-    char *label = hub_repo_label(repo);
-    char *q = hfs_hub_quote_segment(branch);
-    char *url = hfs_sprintf("%s/branch/%s", base, q);
+    char *url = hub_ref_url(hub, repo, "branch", branch, NULL);
     bool create = strcmp(method, "POST") == 0;
-    char *what = hfs_sprintf("%s branch %s of %s", create ? "create" : "delete", branch, label);
-    json_t *body = json_object();
-    if (starting_point)
+    char *what = hfs_sprintf("%s branch %s of " HUB_REPO_FMT, create ? "create" : "delete", branch,
+                             HUB_REPO_ARGS(repo));
+    hub_request req = hub_api_request(what, method, url, false);
+    /* Creating sends a JSON object, {} without a starting point; deleting sends no body. */
+    json_t *body = create ? json_object() : NULL;
+    if (create && starting_point)
         json_object_set_new(body, "startingPoint", json_string(starting_point));
-    char *text = hub_json_dump(body);
-    hfs_hub_body src = hub_body_from_mem(&mem, text, strlen(text));
-    hub_request req = {.what = what,
-                       .method = method,
-                       .url = url,
-                       .headers = create ? json_headers : NULL,
-                       .body = create ? &src : NULL,
-                       .auth = true,
-                       .retry = false,
-                       .redirects = HUB_REDIRECT_FOLLOW};
-    int rc = hub_send(&r, hub, &req);
-    hub_response_clear(&r);
-    json_decref(body);
-    free(text);
+    int rc = hub_call(hub, &req, body);
     free(what);
     free(url);
-    free(q);
-    free(label);
-    free(base);
     return rc;
 }
 

@@ -16,6 +16,9 @@
 #define HUB_ERROR_BODY_MAX (64u * 1024u)
 #define HUB_DEFAULT_MAX_BODY (64u * 1024u * 1024u)
 #define HUB_SERVER_MESSAGE_MAX 500
+/* The longest wait a RateLimit or Retry-After header can ask for: quota windows are five
+ * minutes, so a larger value is a garbled header (and would overflow in milliseconds). */
+#define HUB_RETRY_WAIT_MAX_S 3600L
 
 static _Thread_local long last_status;
 
@@ -81,8 +84,12 @@ void hub_response_header_line(hub_response *r, const char *data, size_t len)
     if (l >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         /* A new response starts (after a 100 Continue, for instance): forget the old one. */
         response_reset(r);
+        /* The three digits after the first space. curl's header data is not NUL-terminated,
+         * so the digits are read within the line (strtol would read on past its end). */
         const char *sp = memchr(data, ' ', l);
-        r->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+        size_t at = sp ? (size_t)(sp - data) + 1 : l;
+        for (size_t i = at; i < l && i < at + 3 && isdigit((unsigned char)data[i]); i++)
+            r->status = r->status * 10 + (data[i] - '0');
         return;
     }
     const char *colon = memchr(data, ':', l);
@@ -720,6 +727,12 @@ static int attempt_once(xfer *x, attempt_result *res)
     return rc;
 }
 
+/* The server's wait of `s` seconds plus one, as huggingface_hub sleeps, in milliseconds. */
+static long server_wait_ms(long s)
+{
+    return ((s < HUB_RETRY_WAIT_MAX_S ? s : HUB_RETRY_WAIT_MAX_S) + 1) * 1000;
+}
+
 /* How long to wait before the next attempt: the server's RateLimit reset (429 with r=0)
  * or numeric Retry-After, plus one second, as huggingface_hub does; else the backoff. */
 long hub_retry_wait_ms(const hub_response *r, long backoff_ms)
@@ -729,7 +742,7 @@ long hub_retry_wait_ms(const hub_response *r, long backoff_ms)
         if (rl && parse_param(rl, "r") == 0) {
             long t = parse_param(rl, "t");
             if (t >= 0)
-                return (t + 1) * 1000;
+                return server_wait_ms(t);
         }
     }
     const char *ra = hub_response_header(r, "Retry-After");
@@ -737,7 +750,7 @@ long hub_retry_wait_ms(const hub_response *r, long backoff_ms)
         char *end;
         long v = strtol(ra, &end, 10);
         if (end != ra && *end == '\0' && v >= 0)
-            return (v + 1) * 1000;
+            return server_wait_ms(v);
     }
     return backoff_ms;
 }
@@ -814,6 +827,73 @@ done:
 }
 
 /* ---- helpers for the endpoint functions ---------------------------------------------- */
+
+hub_request hub_api_request(const char *what, const char *method, const char *url, bool retry)
+{
+    return (hub_request){.what = what,
+                         .method = method,
+                         .url = url,
+                         .auth = true,
+                         .retry = retry,
+                         .redirects = HUB_REDIRECT_FOLLOW};
+}
+
+int hub_send_json(hub_response *out, hfs_hub *hub, const hub_request *req, const json_t *body)
+{
+    static const char *const json_headers[] = {"Content-Type: application/json", NULL};
+    hub_mem_body mem;
+    char *text = hub_json_dump(body);
+    hfs_hub_body src = hub_body_from_mem(&mem, text, strlen(text));
+    hub_request with_body = *req;
+
+    with_body.body = &src;
+    if (!with_body.headers)
+        with_body.headers = json_headers;
+    int rc = hub_send(out, hub, &with_body);
+    free(text);
+    return rc;
+}
+
+int hub_call_json(json_t **answer, hfs_hub *hub, const hub_request *req, json_t *body,
+                  json_type expect)
+{
+    hub_response r;
+    if (answer)
+        *answer = NULL;
+    int rc = body ? hub_send_json(&r, hub, req, body) : hub_send(&r, hub, req);
+    if (rc == 0 && answer)
+        rc = hub_json_parse(answer, hub, &r, req, expect);
+    hub_response_clear(&r);
+    json_decref(body);
+    return rc;
+}
+
+int hub_call(hfs_hub *hub, const hub_request *req, json_t *body)
+{
+    return hub_call_json(NULL, hub, req, body, JSON_OBJECT);
+}
+
+char *hub_api_urlf(const hfs_hub *hub, const hfs_hub_repo *repo, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *tail = hfs_vsprintf(fmt, ap);
+    va_end(ap);
+    char *base = hfs_hub_api_url(hub, repo);
+    char *url = hfs_sprintf("%s%s", base, tail);
+    free(base);
+    free(tail);
+    return url;
+}
+
+char *hub_ref_url(const hfs_hub *hub, const hfs_hub_repo *repo, const char *route, const char *ref,
+                  const char *tail)
+{
+    char *quoted = hfs_hub_quote_segment(ref ? ref : "main");
+    char *url = hub_api_urlf(hub, repo, "/%s/%s%s", route, quoted, tail ? tail : "");
+    free(quoted);
+    return url;
+}
 
 int hub_protocol_error(const hfs_hub *hub, const hub_request *req, const char *fmt, ...)
 {
@@ -911,12 +991,7 @@ int hub_get_pages(hfs_hub *hub, const char *what, const char *first_url, hub_pag
     while (url) {
         hub_response r;
         json_t *page = NULL;
-        hub_request req = {.what = what,
-                           .method = "GET",
-                           .url = url,
-                           .auth = true,
-                           .retry = true,
-                           .redirects = HUB_REDIRECT_FOLLOW};
+        hub_request req = hub_api_request(what, "GET", url, true);
         rc = hub_send(&r, hub, &req);
         if (rc == 0)
             rc = hub_json_parse(&page, hub, &r, &req, JSON_ARRAY);

@@ -62,6 +62,24 @@ void hub_response_clear(hub_response *r);
 /* The value of a response header (case-insensitive name), or NULL. */
 const char *hub_response_header(const hub_response *r, const char *name);
 
+/* ---- one API call, for the endpoint functions ------------------------------------------ */
+
+/* The request of an ordinary API call: token sent, redirects followed, retried only when
+ * `retry` (a call that creates something is sent once). Callers adjust the rest after. */
+hub_request hub_api_request(const char *what, const char *method, const char *url, bool retry);
+/* hub_send with body, encoded, as the request body: Content-Type: application/json unless
+ * req->headers names headers of its own. body stays the caller's. */
+int hub_send_json(hub_response *out, hfs_hub *hub, const hub_request *req, const json_t *body);
+/* A whole API call: sends req (with body as its JSON body when not NULL, else req's own
+ * body, if any) and parses the answer, which must be a JSON `expect`, into *answer (the
+ * caller's; NULL after an error). body is stolen, as by jansson's *_new functions, so it
+ * may be built in the argument list. */
+int hub_call_json(json_t **answer, hfs_hub *hub, const hub_request *req, json_t *body,
+                  json_type expect);
+/* hub_call_json for a call whose answer is not kept: its 2xx status says all, or req->write
+ * took the body. */
+int hub_call(hfs_hub *hub, const hub_request *req, json_t *body);
+
 /* ---- pieces of hub_send shared with the parallel transfers (transfer.c) ---------------- */
 
 /* The options every request's easy handle gets: URL, the session's share handle, user
@@ -95,6 +113,25 @@ int hub_json_parse(json_t **out, const hfs_hub *hub, const hub_response *r, cons
 int hub_protocol_error(const hfs_hub *hub, const hub_request *req, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- the answer parsers: JSON in, results out, no I/O (the fuzz targets call them) ------ */
+
+/* One tree or paths-info page (a JSON array) into entries pointing into the JSON. *out is
+ * allocated even on failure; the caller frees it. */
+int hub_parse_entries(hfs_hub_entry **out, size_t *n, const hfs_hub *hub, const hub_request *req,
+                      const json_t *page);
+/* A preupload answer {"files": [...]} for files[0..n) into results[0..n). On failure the
+ * results may hold some answers already: clear each one. */
+int hub_parse_preupload(hfs_hub_preupload_result *results, const hfs_hub *hub,
+                        const hub_request *req, const hfs_hub_preupload_file *files, size_t n,
+                        const json_t *answer);
+/* An LFS batch answer {"objects": [...]} for objects[0..n) into actions[0..n). On failure
+ * the actions may hold some answers already: clear each one. */
+int hub_parse_lfs_batch(hfs_hub_lfs_action *actions, const hfs_hub *hub, const hub_request *req,
+                        const hfs_hub_lfs_object *objects, size_t n, const json_t *answer);
+/* A commit answer {"commitOid", "commitUrl", "pullRequestUrl"?}; *out is zeroed first. */
+int hub_parse_commit(hfs_hub_commit_result *out, const hfs_hub *hub, const hub_request *req,
+                     const json_t *answer, bool create_pr);
+
 /* Called with each page of a paginated JSON-array answer; non-zero stops the walk. */
 typedef int (*hub_page_fn)(void *ctx, json_t *page, const hub_request *req);
 /* GETs first_url and every `Link: <…>; rel="next"` page after it (retried, with token). */
@@ -111,6 +148,17 @@ char *hub_url_display(const hfs_hub *hub, const char *url);
 char *hub_url_fix_endpoint(const hfs_hub *hub, const char *url);
 /* "model alice/x" for messages. Caller frees. */
 char *hub_repo_label(const hfs_hub_repo *repo);
+/* The same label inside a message being formatted:
+ * hfs_sprintf("read " HUB_REPO_FMT " at %s", HUB_REPO_ARGS(repo), revision). */
+#define HUB_REPO_FMT "%s %s"
+#define HUB_REPO_ARGS(repo) hfs_repo_type_name((repo)->type), (repo)->id
+/* {api}TAIL: an API URL of the repo (hfs_hub_api_url) with a printf-formatted tail. */
+char *hub_api_urlf(const hfs_hub *hub, const hfs_hub_repo *repo, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* {api}/ROUTE/REF{tail}, the ref (a revision or branch; NULL: main) as ONE quoted segment:
+ * …/commit/refs%2Fpr%2F3?create_pr=1. tail may be NULL. Caller frees. */
+char *hub_ref_url(const hfs_hub *hub, const hfs_hub_repo *repo, const char *route, const char *ref,
+                  const char *tail);
 
 /* Logs a line through the session's log hook (else hfs_log at `level`), with the token
  * masked should it ever show. */

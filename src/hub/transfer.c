@@ -202,6 +202,14 @@ static int item_open(item_state *it)
         it->chunk = item->size;
     }
 
+    if (item->data) {
+        /* Bytes in memory: nothing to open or to watch; hashing them as sent still checks
+         * they are the pinned content. */
+        it->parts = hfs_calloc(it->n_parts, sizeof(*it->parts));
+        it->hasher = hfs_hasher_new(true, false, item->size);
+        it->phase = ITEM_SENDING;
+        return 0;
+    }
     it->fd = open(item->local_path, O_RDONLY | O_CLOEXEC);
     if (it->fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
@@ -213,7 +221,8 @@ static int item_open(item_state *it)
         return hfs_error_set(HFS_ERROR, "cannot stat %s: %s", item->local_path, strerror(errno));
     if (!S_ISREG(it->st.st_mode))
         return stale(item->local_path, "is no longer a regular file");
-    if ((uint64_t)it->st.st_size != item->size) {
+    if (item->growing ? (uint64_t)it->st.st_size < item->size
+                      : (uint64_t)it->st.st_size != item->size) {
         char how[96];
         snprintf(how, sizeof(how), "is now %lld bytes, the plan has %" PRIu64,
                  (long long)it->st.st_size, item->size);
@@ -253,11 +262,28 @@ static int item_judge(item_state *it)
                  hex, item->sha256);
         return stale(item->local_path, how);
     }
-    if (stat(item->local_path, &now) != 0 || now.st_ino != it->st.st_ino ||
-        now.st_dev != it->st.st_dev || now.st_size != it->st.st_size ||
-        !same_time(now.st_mtim, it->st.st_mtim) || !same_time(now.st_ctim, it->st.st_ctim))
+    if (!item->data && !item->growing &&
+        (stat(item->local_path, &now) != 0 || now.st_ino != it->st.st_ino ||
+         now.st_dev != it->st.st_dev || now.st_size != it->st.st_size ||
+         !same_time(now.st_mtim, it->st.st_mtim) || !same_time(now.st_ctim, it->st.st_ctim)))
+        return stale(item->local_path, "changed while it was being uploaded");
+    /* A growing file is written past `size` by design: its first `size` bytes, hashed
+     * above, are what counts (appends never rewrite them), so only shrinking is a change. */
+    if (item->growing && (stat(item->local_path, &now) != 0 || now.st_ino != it->st.st_ino ||
+                          now.st_dev != it->st.st_dev || (uint64_t)now.st_size < item->size))
         return stale(item->local_path, "changed while it was being uploaded");
     return 0;
+}
+
+/* Reads up to len bytes of the item's content at off: from memory, or from its file. */
+static ssize_t item_read(const item_state *it, void *buf, size_t len, uint64_t off)
+{
+    const hfs_lfs_upload_item *item = it->item;
+    if (!item->data)
+        return pread(it->fd, buf, len, (off_t)off);
+    size_t n = off >= item->size ? 0 : item->size - off < len ? (size_t)(item->size - off) : len;
+    memcpy(buf, (const char *)item->data + off, n);
+    return (ssize_t)n;
 }
 
 /* Feeds bytes [off, off+len) read for sending to the hasher when they continue it. */
@@ -284,7 +310,7 @@ static int64_t hash_catch_up(engine *eng, item_state *it, uint64_t budget)
             break;
         size_t want =
             (size_t)(limit - it->hashed < CATCHUP_READ ? limit - it->hashed : CATCHUP_READ);
-        ssize_t got = pread(it->fd, eng->buf, want, (off_t)it->hashed);
+        ssize_t got = item_read(it, eng->buf, want, it->hashed);
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0) {
@@ -381,7 +407,7 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *ctx)
     uint64_t off = t->offset + t->pos;
     ssize_t got;
     do
-        got = pread(it->fd, buf, want, (off_t)off);
+        got = item_read(it, buf, want, off);
     while (got < 0 && errno == EINTR);
     if (got <= 0) {
         int rc = got < 0

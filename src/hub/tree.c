@@ -25,9 +25,8 @@ static bool size_field(uint64_t *dst, const json_t *obj, const char *key)
     return true;
 }
 
-/* Turns one page (a JSON array of entries) into entries pointing into the JSON. */
-static int parse_entries(hfs_hub_entry **out, size_t *n, const hfs_hub *hub, const hub_request *req,
-                         const json_t *page)
+int hub_parse_entries(hfs_hub_entry **out, size_t *n, const hfs_hub *hub, const hub_request *req,
+                      const json_t *page)
 {
     *n = 0;
     *out = hfs_calloc(json_array_size(page), sizeof(**out));
@@ -72,7 +71,7 @@ static int deliver_page(entries_walk *w, json_t *page, const hub_request *req)
 {
     hfs_hub_entry *entries = NULL;
     size_t n = 0;
-    int rc = parse_entries(&entries, &n, w->hub, req, page);
+    int rc = hub_parse_entries(&entries, &n, w->hub, req, page);
     if (rc == 0 && n > 0)
         rc = w->fn(w->ctx, entries, n);
     free(entries);
@@ -88,13 +87,9 @@ int hfs_hub_list_tree(hfs_hub *hub, const hfs_hub_repo *repo, const char *revisi
                       const char *path, bool recursive, hfs_hub_entry_fn fn, void *ctx)
 {
     const char *rev_name = revision ? revision : "main";
-    char *base = hfs_hub_api_url(hub, repo);
-    char *label = hub_repo_label(repo);
-    char *rev = hfs_hub_quote_segment(rev_name);
-    hfs_buf url = HFS_BUF_INIT;
+    hfs_buf tail = HFS_BUF_INIT; /* after …/tree/{rev} */
     char *sub = NULL;
 
-    hfs_buf_printf(&url, "%s/tree/%s", base, rev);
     if (path) {
         while (*path == '/')
             path++;
@@ -105,21 +100,22 @@ int hfs_hub_list_tree(hfs_hub *hub, const hfs_hub_repo *repo, const char *revisi
             char *trimmed = hfs_strndup(path, len);
             /* huggingface_hub sends the folder as one quoted segment (a%2Fb). */
             sub = hfs_hub_quote_segment(trimmed);
-            hfs_buf_printf(&url, "/%s", sub);
+            hfs_buf_printf(&tail, "/%s", sub);
             free(trimmed);
         }
     }
-    hfs_buf_printf(&url, "?recursive=%s&expand=false", recursive ? "true" : "false");
-    char *what = sub ? hfs_sprintf("list the files of %s at %s under %s", label, rev_name, path)
-                     : hfs_sprintf("list the files of %s at %s", label, rev_name);
+    hfs_buf_printf(&tail, "?recursive=%s&expand=false", recursive ? "true" : "false");
+    char *url = hub_ref_url(hub, repo, "tree", revision, hfs_buf_cstr(&tail));
+    char *what = sub ? hfs_sprintf("list the files of " HUB_REPO_FMT " at %s under %s",
+                                   HUB_REPO_ARGS(repo), rev_name, path)
+                     : hfs_sprintf("list the files of " HUB_REPO_FMT " at %s", HUB_REPO_ARGS(repo),
+                                   rev_name);
     entries_walk w = {hub, fn, ctx};
-    int rc = hub_get_pages(hub, what, hfs_buf_cstr(&url), on_tree_page, &w);
+    int rc = hub_get_pages(hub, what, url, on_tree_page, &w);
     free(what);
+    free(url);
     free(sub);
-    hfs_buf_free(&url);
-    free(rev);
-    free(label);
-    free(base);
+    hfs_buf_free(&tail);
     return rc;
 }
 
@@ -128,12 +124,9 @@ int hfs_hub_paths_info(hfs_hub *hub, const hfs_hub_repo *repo, const char *revis
 {
     static const char *const form_headers[] = {"Content-Type: application/x-www-form-urlencoded",
                                                NULL};
-    const char *rev_name = revision ? revision : "main";
-    char *base = hfs_hub_api_url(hub, repo);
-    char *label = hub_repo_label(repo);
-    char *rev = hfs_hub_quote_segment(rev_name);
-    char *url = hfs_sprintf("%s/paths-info/%s", base, rev);
-    char *what = hfs_sprintf("look up paths in %s at %s", label, rev_name);
+    char *url = hub_ref_url(hub, repo, "paths-info", revision, NULL);
+    char *what = hfs_sprintf("look up paths in " HUB_REPO_FMT " at %s", HUB_REPO_ARGS(repo),
+                             revision ? revision : "main");
     entries_walk w = {hub, fn, ctx};
     int rc = 0;
 
@@ -148,29 +141,17 @@ int hfs_hub_paths_info(hfs_hub *hub, const hfs_hub_repo *repo, const char *revis
         hfs_buf_puts(&form, "expand=false");
         hub_mem_body mem;
         hfs_hub_body body = hub_body_from_mem(&mem, form.ptr, form.len);
-        hub_request req = {.what = what,
-                           .method = "POST",
-                           .url = url,
-                           .headers = form_headers,
-                           .body = &body,
-                           .auth = true,
-                           .retry = true,
-                           .redirects = HUB_REDIRECT_FOLLOW};
-        hub_response r;
+        hub_request req = hub_api_request(what, "POST", url, true);
         json_t *page = NULL;
-        rc = hub_send(&r, hub, &req);
-        if (rc == 0)
-            rc = hub_json_parse(&page, hub, &r, &req, JSON_ARRAY);
+        req.headers = form_headers;
+        req.body = &body;
+        rc = hub_call_json(&page, hub, &req, NULL, JSON_ARRAY);
         if (rc == 0)
             rc = deliver_page(&w, page, &req);
         json_decref(page);
-        hub_response_clear(&r);
         hfs_buf_free(&form);
     }
     free(what);
     free(url);
-    free(rev);
-    free(label);
-    free(base);
     return rc;
 }

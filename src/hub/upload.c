@@ -12,7 +12,6 @@
 #include "common/hash.h"
 #include "hub/request.h"
 
-static const char *const json_headers[] = {"Content-Type: application/json", NULL};
 static const char *const lfs_headers[] = {"Accept: application/vnd.git-lfs+json",
                                           "Content-Type: application/vnd.git-lfs+json", NULL};
 
@@ -35,46 +34,15 @@ static json_t *base64_json(const void *data, size_t len)
     return s;
 }
 
-/* One preupload request for files[0..n) into results[0..n). */
-static int preupload_batch(hfs_hub_preupload_result *results, hfs_hub *hub, const char *url,
-                           const char *what, const hfs_hub_preupload_file *files, size_t n,
-                           const char *gitignore)
+int hub_parse_preupload(hfs_hub_preupload_result *results, const hfs_hub *hub,
+                        const hub_request *req, const hfs_hub_preupload_file *files, size_t n,
+                        const json_t *answer)
 {
-    int rc;
-    hub_mem_body mem;
-    hub_response r;
-    json_t *answer = NULL, *body = json_object(), *list = json_array();
-    bool *answered_flags = hfs_calloc(n, sizeof(bool));
-
-    for (size_t i = 0; i < n; i++) {
-        size_t sample_len = files[i].sample_len;
-        if (sample_len > HFS_HUB_SAMPLE_MAX)
-            sample_len = HFS_HUB_SAMPLE_MAX;
-        json_t *f = json_object();
-        json_object_set_new(f, "path", json_string(files[i].path));
-        json_object_set_new(f, "sample", base64_json(files[i].sample, sample_len));
-        json_object_set_new(f, "size", json_integer((json_int_t)files[i].size));
-        json_array_append_new(list, f);
-    }
-    json_object_set_new(body, "files", list);
-    if (gitignore)
-        json_object_set_new(body, "gitIgnore", json_string(gitignore));
-    char *text = hub_json_dump(body);
-    hfs_hub_body src = hub_body_from_mem(&mem, text, strlen(text));
-    hub_request req = {.what = what,
-                       .method = "POST",
-                       .url = url,
-                       .headers = json_headers,
-                       .body = &src,
-                       .auth = true,
-                       .retry = true,
-                       .redirects = HUB_REDIRECT_FOLLOW};
-    if ((rc = hub_send(&r, hub, &req)) < 0 ||
-        (rc = hub_json_parse(&answer, hub, &r, &req, JSON_OBJECT)) < 0)
-        goto done;
+    int rc = 0;
+    bool *answered_flags = hfs_calloc(n ? n : 1, sizeof(bool));
     json_t *answered = json_object_get(answer, "files");
     if (!json_is_array(answered)) {
-        rc = hub_protocol_error(hub, &req, "no \"files\" array");
+        rc = hub_protocol_error(hub, req, "no \"files\" array");
         goto done;
     }
     size_t j;
@@ -86,11 +54,11 @@ static int preupload_batch(hfs_hub_preupload_result *results, hfs_hub *hub, cons
         json_t *ignore = json_object_get(item, "shouldIgnore");
         json_t *oid = json_object_get(item, "oid");
         if (!path) {
-            rc = hub_protocol_error(hub, &req, "files[%zu] has no \"path\"", j);
+            rc = hub_protocol_error(hub, req, "files[%zu] has no \"path\"", j);
             goto done;
         }
         if (!mode || (strcmp(mode, "lfs") != 0 && strcmp(mode, "regular") != 0)) {
-            rc = hub_protocol_error(hub, &req,
+            rc = hub_protocol_error(hub, req,
                                     "%s: uploadMode is %s%s%s, expected \"lfs\" or "
                                     "\"regular\"",
                                     path, mode ? "\"" : "", mode ? mode : "missing",
@@ -98,12 +66,11 @@ static int preupload_batch(hfs_hub_preupload_result *results, hfs_hub *hub, cons
             goto done;
         }
         if (!json_is_boolean(ignore)) {
-            rc =
-                hub_protocol_error(hub, &req, "%s: shouldIgnore is missing or not a boolean", path);
+            rc = hub_protocol_error(hub, req, "%s: shouldIgnore is missing or not a boolean", path);
             goto done;
         }
         if (oid && !json_is_null(oid) && !json_is_string(oid)) {
-            rc = hub_protocol_error(hub, &req, "%s: oid is neither a string nor null", path);
+            rc = hub_protocol_error(hub, req, "%s: oid is neither a string nor null", path);
             goto done;
         }
         /* Match by path: the hub may answer in any order. Batches are small (≤256). */
@@ -121,23 +88,46 @@ static int preupload_batch(hfs_hub_preupload_result *results, hfs_hub *hub, cons
             results[i].oid = json_is_string(oid) ? hfs_strdup(json_string_value(oid)) : NULL;
         }
         if (!matched) {
-            rc =
-                hub_protocol_error(hub, &req, "it answers for %s, which was not asked about", path);
+            rc = hub_protocol_error(hub, req, "it answers for %s, which was not asked about", path);
             goto done;
         }
     }
     for (size_t i = 0; i < n; i++) {
         if (!answered_flags[i]) {
-            rc = hub_protocol_error(hub, &req, "no answer for %s", files[i].path);
+            rc = hub_protocol_error(hub, req, "no answer for %s", files[i].path);
             goto done;
         }
     }
 done:
-    json_decref(answer);
-    json_decref(body);
-    hub_response_clear(&r);
     free(answered_flags);
-    free(text);
+    return rc;
+}
+
+/* One preupload request for files[0..n) into results[0..n). */
+static int preupload_batch(hfs_hub_preupload_result *results, hfs_hub *hub, const char *url,
+                           const char *what, const hfs_hub_preupload_file *files, size_t n,
+                           const char *gitignore)
+{
+    json_t *answer = NULL, *body = json_object(), *list = json_array();
+    hub_request req = hub_api_request(what, "POST", url, true);
+
+    for (size_t i = 0; i < n; i++) {
+        size_t sample_len = files[i].sample_len;
+        if (sample_len > HFS_HUB_SAMPLE_MAX)
+            sample_len = HFS_HUB_SAMPLE_MAX;
+        json_t *f = json_object();
+        json_object_set_new(f, "path", json_string(files[i].path));
+        json_object_set_new(f, "sample", base64_json(files[i].sample, sample_len));
+        json_object_set_new(f, "size", json_integer((json_int_t)files[i].size));
+        json_array_append_new(list, f);
+    }
+    json_object_set_new(body, "files", list);
+    if (gitignore)
+        json_object_set_new(body, "gitIgnore", json_string(gitignore));
+    int rc = hub_call_json(&answer, hub, &req, body, JSON_OBJECT);
+    if (rc == 0)
+        rc = hub_parse_preupload(results, hub, &req, files, n, answer);
+    json_decref(answer);
     return rc;
 }
 
@@ -145,12 +135,9 @@ int hfs_hub_preupload(hfs_hub_preupload_result *results, hfs_hub *hub, const hfs
                       const char *revision, const hfs_hub_preupload_file *files, size_t n,
                       const char *gitignore, bool create_pr)
 {
-    const char *rev_name = revision ? revision : "main";
-    char *base = hfs_hub_api_url(hub, repo);
-    char *label = hub_repo_label(repo);
-    char *rev = hfs_hub_quote_segment(rev_name);
-    char *url = hfs_sprintf("%s/preupload/%s%s", base, rev, create_pr ? "?create_pr=1" : "");
-    char *what = hfs_sprintf("ask %s at %s how to upload %zu file(s)", label, rev_name, n);
+    char *url = hub_ref_url(hub, repo, "preupload", revision, create_pr ? "?create_pr=1" : NULL);
+    char *what = hfs_sprintf("ask " HUB_REPO_FMT " at %s how to upload %zu file(s)",
+                             HUB_REPO_ARGS(repo), revision ? revision : "main", n);
     int rc = 0;
 
     memset(results, 0, n * sizeof(*results));
@@ -163,9 +150,6 @@ int hfs_hub_preupload(hfs_hub_preupload_result *results, hfs_hub *hub, const hfs
             hfs_hub_preupload_result_clear(&results[i]);
     free(what);
     free(url);
-    free(rev);
-    free(label);
-    free(base);
     return rc;
 }
 
@@ -256,7 +240,9 @@ static int parse_parts(hfs_hub_lfs_action *a, const hfs_hub *hub, const hub_requ
         goto done;
     }
     a->chunk_size = cs;
-    uint64_t expected = (a->size + cs - 1) / cs;
+    /* ceil(size / cs) without the overflow of size + cs - 1, which a chunk_size near
+     * 2^64 would turn into "no parts needed" for a non-empty object. */
+    uint64_t expected = a->size / cs + (a->size % cs != 0);
     if (n != expected) {
         rc = hub_protocol_error(hub, req,
                                 "object %s of %" PRIu64 " bytes in chunks of %llu needs "
@@ -319,41 +305,14 @@ static int parse_lfs_object(hfs_hub_lfs_action *a, const hfs_hub *hub, const hub
     return 0;
 }
 
-static int lfs_batch_once(hfs_hub_lfs_action *actions, hfs_hub *hub, const char *url,
-                          const char *what, const char *revision, const hfs_hub_lfs_object *objects,
-                          size_t n)
+int hub_parse_lfs_batch(hfs_hub_lfs_action *actions, const hfs_hub *hub, const hub_request *req,
+                        const hfs_hub_lfs_object *objects, size_t n, const json_t *answer)
 {
-    int rc;
-    hub_mem_body mem;
-    hub_response r;
-    json_t *answer = NULL, *body = json_object(), *list = json_array();
-    bool *answered = hfs_calloc(n, sizeof(bool));
-
-    json_object_set_new(body, "operation", json_string("upload"));
-    json_object_set_new(body, "transfers", json_pack("[ss]", "basic", "multipart"));
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(list, json_pack("{s:s,s:I}", "oid", objects[i].oid, "size",
-                                              (json_int_t)objects[i].size));
-    json_object_set_new(body, "objects", list);
-    json_object_set_new(body, "hash_algo", json_string("sha256"));
-    if (revision)
-        json_object_set_new(body, "ref", json_pack("{s:s}", "name", revision));
-    char *text = hub_json_dump(body);
-    hfs_hub_body src = hub_body_from_mem(&mem, text, strlen(text));
-    hub_request req = {.what = what,
-                       .method = "POST",
-                       .url = url,
-                       .headers = lfs_headers,
-                       .body = &src,
-                       .auth = true,
-                       .retry = true,
-                       .redirects = HUB_REDIRECT_FOLLOW};
-    if ((rc = hub_send(&r, hub, &req)) < 0 ||
-        (rc = hub_json_parse(&answer, hub, &r, &req, JSON_OBJECT)) < 0)
-        goto done;
+    int rc = 0;
+    bool *answered = hfs_calloc(n ? n : 1, sizeof(bool));
     json_t *objs = json_object_get(answer, "objects");
     if (!json_is_array(objs)) {
-        rc = hub_protocol_error(hub, &req, "no \"objects\" array");
+        rc = hub_protocol_error(hub, req, "no \"objects\" array");
         goto done;
     }
     size_t j;
@@ -363,7 +322,7 @@ static int lfs_batch_once(hfs_hub_lfs_action *actions, hfs_hub *hub, const char 
         const char *oid = hub_json_str(obj, "oid");
         json_t *size = json_object_get(obj, "size");
         if (!oid || !json_is_integer(size)) {
-            rc = hub_protocol_error(hub, &req, "objects[%zu] lacks a string oid or an integer size",
+            rc = hub_protocol_error(hub, req, "objects[%zu] lacks a string oid or an integer size",
                                     j);
             goto done;
         }
@@ -375,27 +334,47 @@ static int lfs_batch_once(hfs_hub_lfs_action *actions, hfs_hub *hub, const char 
             hfs_hub_lfs_action_clear(&actions[i]);
             snprintf(actions[i].oid, sizeof(actions[i].oid), "%s", oid);
             actions[i].size = objects[i].size;
-            if ((rc = parse_lfs_object(&actions[i], hub, &req, obj)) < 0)
+            if ((rc = parse_lfs_object(&actions[i], hub, req, obj)) < 0)
                 goto done;
         }
         if (!matched) {
-            rc = hub_protocol_error(hub, &req,
-                                    "it answers for object %s, which was not asked about", oid);
+            rc = hub_protocol_error(hub, req, "it answers for object %s, which was not asked about",
+                                    oid);
             goto done;
         }
     }
     for (size_t i = 0; i < n; i++) {
         if (!answered[i]) {
-            rc = hub_protocol_error(hub, &req, "no answer for object %s", objects[i].oid);
+            rc = hub_protocol_error(hub, req, "no answer for object %s", objects[i].oid);
             goto done;
         }
     }
 done:
-    json_decref(answer);
-    json_decref(body);
-    hub_response_clear(&r);
     free(answered);
-    free(text);
+    return rc;
+}
+
+static int lfs_batch_once(hfs_hub_lfs_action *actions, hfs_hub *hub, const char *url,
+                          const char *what, const char *revision, const hfs_hub_lfs_object *objects,
+                          size_t n)
+{
+    json_t *answer = NULL, *body = json_object(), *list = json_array();
+    hub_request req = hub_api_request(what, "POST", url, true);
+
+    req.headers = lfs_headers;
+    json_object_set_new(body, "operation", json_string("upload"));
+    json_object_set_new(body, "transfers", json_pack("[ss]", "basic", "multipart"));
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_pack("{s:s,s:I}", "oid", objects[i].oid, "size",
+                                              (json_int_t)objects[i].size));
+    json_object_set_new(body, "objects", list);
+    json_object_set_new(body, "hash_algo", json_string("sha256"));
+    if (revision)
+        json_object_set_new(body, "ref", json_pack("{s:s}", "name", revision));
+    int rc = hub_call_json(&answer, hub, &req, body, JSON_OBJECT);
+    if (rc == 0)
+        rc = hub_parse_lfs_batch(actions, hub, &req, objects, n, answer);
+    json_decref(answer);
     return rc;
 }
 
@@ -405,8 +384,8 @@ int hfs_hub_lfs_batch(hfs_hub_lfs_action *actions, hfs_hub *hub, const hfs_hub_r
     char *id = hfs_hub_quote_path(repo->id);
     char *url = hfs_sprintf("%s/%s%s.git/info/lfs/objects/batch", hub->endpoint,
                             hfs_hub_type_prefix(repo->type), id);
-    char *label = hub_repo_label(repo);
-    char *what = hfs_sprintf("ask %s where to upload %zu LFS object(s)", label, n);
+    char *what = hfs_sprintf("ask " HUB_REPO_FMT " where to upload %zu LFS object(s)",
+                             HUB_REPO_ARGS(repo), n);
     int rc = 0;
 
     memset(actions, 0, n * sizeof(*actions));
@@ -418,7 +397,6 @@ int hfs_hub_lfs_batch(hfs_hub_lfs_action *actions, hfs_hub *hub, const hfs_hub_r
         for (size_t i = 0; i < n; i++)
             hfs_hub_lfs_action_clear(&actions[i]);
     free(what);
-    free(label);
     free(url);
     free(id);
     return rc;
@@ -529,62 +507,38 @@ int hfs_hub_lfs_put(char **out, hfs_hub *hub, const char *url, const hfs_hub_hea
 int hfs_hub_lfs_complete(hfs_hub *hub, const char *href, const char *oid, const char *const *etags,
                          size_t n_parts)
 {
-    hub_mem_body mem;
-    hub_response r;
     json_t *parts = json_array();
     for (size_t i = 0; i < n_parts; i++)
         json_array_append_new(
             parts, json_pack("{s:I,s:s}", "partNumber", (json_int_t)(i + 1), "etag", etags[i]));
-    json_t *body = json_pack("{s:s,s:o}", "oid", oid, "parts", parts);
-    char *text = hub_json_dump(body);
     char *what = hfs_sprintf("complete the multipart upload of LFS object %s", oid);
-    hfs_hub_body src = hub_body_from_mem(&mem, text, strlen(text));
+    hub_request req = hub_api_request(what, "POST", href, true);
+
+    req.headers = lfs_headers;
     /* Neither official client sends the token here: the href carries its credentials. */
-    hub_request req = {.what = what,
-                       .method = "POST",
-                       .url = href,
-                       .headers = lfs_headers,
-                       .body = &src,
-                       .auth = false,
-                       .retry = true,
-                       .redirects = HUB_REDIRECT_FOLLOW};
-    int rc = hub_send(&r, hub, &req);
-    hub_response_clear(&r);
-    json_decref(body);
+    req.auth = false;
+    int rc = hub_call(hub, &req, json_pack("{s:s,s:o}", "oid", oid, "parts", parts));
     free(what);
-    free(text);
     return rc;
 }
 
 int hfs_hub_lfs_verify(hfs_hub *hub, const hfs_hub_lfs_action *action)
 {
     static const char *const ct[] = {"Content-Type: application/json", NULL};
-    hub_mem_body mem;
-    hub_response r;
-    json_t *body = json_pack("{s:s,s:I}", "oid", action->oid, "size", (json_int_t)action->size);
-    char *text = hub_json_dump(body);
     char *what = hfs_sprintf("verify LFS object %s", action->oid);
-    char **lines = header_lines(action->verify_headers, action->n_verify_headers, ct);
-    hfs_hub_body src = hub_body_from_mem(&mem, text, strlen(text));
-    hub_request req = {.what = what,
-                       .method = "POST",
-                       .url = action->verify_href,
-                       .headers = (const char *const *)lines,
-                       .body = &src,
-                       .auth = true,
-                       .retry = true,
-                       .redirects = HUB_REDIRECT_FOLLOW};
-    int rc = action->verify_href ? hub_send(&r, hub, &req)
-                                 : hfs_error_set(HFS_EINVALID,
-                                                 "cannot %s: the LFS batch asked "
-                                                 "for no verify call",
-                                                 what);
-    if (action->verify_href)
-        hub_response_clear(&r);
-    free_lines(lines);
-    json_decref(body);
+    int rc;
+
+    if (action->verify_href) {
+        char **lines = header_lines(action->verify_headers, action->n_verify_headers, ct);
+        hub_request req = hub_api_request(what, "POST", action->verify_href, true);
+        req.headers = (const char *const *)lines;
+        rc = hub_call(hub, &req,
+                      json_pack("{s:s,s:I}", "oid", action->oid, "size", (json_int_t)action->size));
+        free_lines(lines);
+    } else {
+        rc = hfs_error_set(HFS_EINVALID, "cannot %s: the LFS batch asked for no verify call", what);
+    }
     free(what);
-    free(text);
     return rc;
 }
 
@@ -611,66 +565,52 @@ static long pr_number(const char *url)
     return (end != p && *end == '\0' && n > 0) ? n : 0;
 }
 
-int hfs_hub_commit(hfs_hub_commit_result *out, hfs_hub *hub, const hfs_hub_repo *repo,
-                   const char *revision, const hfs_hub_body *ndjson, bool create_pr)
+int hub_parse_commit(hfs_hub_commit_result *out, const hfs_hub *hub, const hub_request *req,
+                     const json_t *answer, bool create_pr)
 {
-    static const char *const ndjson_headers[] = {"Content-Type: application/x-ndjson", NULL};
-    const char *rev_name = revision ? revision : "main";
-    char *base = hfs_hub_api_url(hub, repo);
-    char *label = hub_repo_label(repo);
-    char *rev = hfs_hub_quote_segment(rev_name);
-    char *url = hfs_sprintf("%s/commit/%s%s", base, rev, create_pr ? "?create_pr=1" : "");
-    char *what = create_pr ? hfs_sprintf("open a pull request on %s against %s", label, rev_name)
-                           : hfs_sprintf("commit to %s at %s", label, rev_name);
-    /* Never retried: a second POST could make a second commit or PR. */
-    hub_request req = {.what = what,
-                       .method = "POST",
-                       .url = url,
-                       .headers = ndjson_headers,
-                       .body = ndjson,
-                       .auth = true,
-                       .retry = false,
-                       .redirects = HUB_REDIRECT_FOLLOW};
-    hub_response r;
-    json_t *answer = NULL;
-    int rc;
-
-    memset(out, 0, sizeof(*out));
-    if ((rc = hub_send(&r, hub, &req)) < 0 ||
-        (rc = hub_json_parse(&answer, hub, &r, &req, JSON_OBJECT)) < 0)
-        goto done;
     const char *oid = hub_json_str(answer, "commitOid");
     const char *commit_url = hub_json_str(answer, "commitUrl");
     const char *pr_url = hub_json_str(answer, "pullRequestUrl");
-    if (!oid || strlen(oid) != 40 || !hfs_is_hex(oid, 40)) {
-        rc = hub_protocol_error(hub, &req, "commitOid is missing or not 40 hex digits");
-        goto done;
-    }
-    if (!commit_url) {
-        rc = hub_protocol_error(hub, &req, "no commitUrl");
-        goto done;
-    }
-    if (create_pr && (!pr_url || !pr_number(pr_url))) {
-        rc = hub_protocol_error(hub, &req,
-                                "pullRequestUrl is missing or does not end in "
-                                "/discussions/N");
-        goto done;
-    }
+    memset(out, 0, sizeof(*out));
+    if (!oid || strlen(oid) != 40 || !hfs_is_hex(oid, 40))
+        return hub_protocol_error(hub, req, "commitOid is missing or not 40 hex digits");
+    if (!commit_url)
+        return hub_protocol_error(hub, req, "no commitUrl");
+    if (create_pr && (!pr_url || !pr_number(pr_url)))
+        return hub_protocol_error(hub, req,
+                                  "pullRequestUrl is missing or does not end in "
+                                  "/discussions/N");
     memcpy(out->commit_oid, oid, 41);
     out->commit_url = hub_url_fix_endpoint(hub, commit_url);
     if (pr_url) {
         out->pull_request_url = hub_url_fix_endpoint(hub, pr_url);
         out->pr_num = pr_number(pr_url);
     }
-done:
-    if (rc < 0)
-        hfs_hub_commit_result_clear(out);
+    return 0;
+}
+
+int hfs_hub_commit(hfs_hub_commit_result *out, hfs_hub *hub, const hfs_hub_repo *repo,
+                   const char *revision, const hfs_hub_body *ndjson, bool create_pr)
+{
+    static const char *const ndjson_headers[] = {"Content-Type: application/x-ndjson", NULL};
+    const char *rev_name = revision ? revision : "main";
+    char *url = hub_ref_url(hub, repo, "commit", revision, create_pr ? "?create_pr=1" : NULL);
+    char *what =
+        create_pr ? hfs_sprintf("open a pull request on " HUB_REPO_FMT " against %s",
+                                HUB_REPO_ARGS(repo), rev_name)
+                  : hfs_sprintf("commit to " HUB_REPO_FMT " at %s", HUB_REPO_ARGS(repo), rev_name);
+    /* Never retried: a second POST could make a second commit or PR. */
+    hub_request req = hub_api_request(what, "POST", url, false);
+    json_t *answer = NULL;
+
+    req.headers = ndjson_headers;
+    req.body = ndjson;
+    memset(out, 0, sizeof(*out));
+    int rc = hub_call_json(&answer, hub, &req, NULL, JSON_OBJECT);
+    if (rc == 0)
+        rc = hub_parse_commit(out, hub, &req, answer, create_pr);
     json_decref(answer);
-    hub_response_clear(&r);
     free(what);
     free(url);
-    free(rev);
-    free(label);
-    free(base);
     return rc;
 }

@@ -9,24 +9,13 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "hubd/bodies.h"
 #include "hubd/server.h"
 
-#define BATCH_MAX_OBJECTS 1000
 /* S3's smallest part, and the chunk the hub hands out in huggingface_hub's recorded tests. */
 #define MULTIPART_CHUNK (5ull * 1024 * 1024)
 #define MULTIPART_MAX_PARTS 10000
 #define LFS_JSON "application/vnd.git-lfs+json"
-
-static bool has_string(json_t *array, const char *s)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(array, i, v) {
-        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-            return true;
-    }
-    return false;
-}
 
 /* The chunk size for an object: small thresholds (tests) get small parts so several are
  * exercised; otherwise 5 MiB, grown so no object needs more than 10,000 parts. */
@@ -102,47 +91,18 @@ static json_t *object_error(const char *oid, json_int_t size, int code, const ch
 void hubd_handle_lfs_batch(hubd_request *req)
 {
     hubd_repo_meta meta;
-    json_t *body = NULL;
+    hubd_lfs_batch_request batch = {0};
+    hubd_refusal why = {0};
     char *base = NULL;
     if (!hubd_repo_visible(req, &meta))
         return;
-    if (!(body = hubd_body_json(req)))
-        goto done;
-    const char *op = json_string_value(json_object_get(body, "operation"));
-    json_t *objects = json_object_get(body, "objects");
-    json_t *transfers = json_object_get(body, "transfers");
-    json_t *algo = json_object_get(body, "hash_algo");
-    json_t *ref = json_object_get(body, "ref");
-    if (!op || (strcmp(op, "upload") && strcmp(op, "download")) || !json_is_array(objects) ||
-        (transfers && !json_is_array(transfers))) {
-        hubd_respond_error(req, 422, NULL,
-                           "LFS batch: the body needs \"operation\" (upload or download), "
-                           "\"objects\" [{oid, size}] and optionally \"transfers\" [...]");
+    if (hubd_parse_lfs_batch(&batch, &why, req->body.ptr, req->body.len) < 0) {
+        hubd_respond_error(req, why.status, why.code, "%s", hfs_error_last());
         goto done;
     }
-    /* huggingface_hub says sha256, the JS client sha_256; git-lfs omits it */
-    const char *a = json_string_value(algo);
-    if (algo && !json_is_null(algo) && (!a || (strcmp(a, "sha256") && strcmp(a, "sha_256")))) {
-        hubd_respond_error(req, 409, NULL, "LFS batch: hash_algo '%s' is not supported (sha256)",
-                           a ? a : "?");
-        goto done;
-    }
-    if (json_array_size(objects) > BATCH_MAX_OBJECTS) {
-        hubd_respond_error(req, 413, NULL, "LFS batch: %zu objects in one call; at most %d",
-                           json_array_size(objects), BATCH_MAX_OBJECTS);
-        goto done;
-    }
-    if (transfers && json_array_size(transfers) > 0 && !has_string(transfers, "basic") &&
-        !has_string(transfers, "multipart")) {
-        hubd_respond_error(req, 422, NULL,
-                           "LFS batch: this hub offers the basic and multipart transfers only");
-        goto done;
-    }
-    bool upload = strcmp(op, "upload") == 0;
-    const char *ref_name = json_string_value(json_object_get(ref, "name"));
-    if (upload) {
+    if (batch.upload) {
         /* without a ref (create_pr) or on a PR ref, any token that sees the repo may upload */
-        bool pr = !ref_name || hubd_is_pr_ref(ref_name, NULL);
+        bool pr = !batch.ref_name || hubd_is_pr_ref(batch.ref_name, NULL);
         if (pr && !req->grant.valid) {
             hubd_respond_error(req, 401, NULL,
                                "You must be authenticated to upload LFS objects to %s: send a "
@@ -156,20 +116,17 @@ void hubd_handle_lfs_batch(hubd_request *req)
         if (!allowed)
             goto done;
     }
-    bool offers_multipart = transfers && has_string(transfers, "multipart");
     uint64_t threshold = meta.lfs_multipart_threshold ? meta.lfs_multipart_threshold
                                                       : req->srv->multipart_threshold;
     int64_t expires = (int64_t)time(NULL) + HUBD_URL_TTL;
     base = hubd_base_url(req);
     bool any_multipart = false;
     json_t *out = json_array();
-    size_t i;
-    json_t *o;
-    json_array_foreach(objects, i, o) {
-        const char *oid = json_string_value(json_object_get(o, "oid"));
-        json_t *jsize = json_object_get(o, "size");
-        json_int_t size = json_is_integer(jsize) ? json_integer_value(jsize) : -1;
-        if (!oid || !hubd_lfs_oid_valid(oid) || size < 0) {
+    for (size_t i = 0; i < batch.n_objects; i++) {
+        const hubd_lfs_batch_object *o = &batch.objects[i];
+        const char *oid = o->oid;
+        json_int_t size = o->size;
+        if (!o->valid) {
             json_array_append_new(out, object_error(oid, size < 0 ? 0 : size, 422,
                                                     "Invalid object: oid must be 64 lowercase "
                                                     "hex digits (sha256) and size a whole "
@@ -179,7 +136,7 @@ void hubd_handle_lfs_batch(hubd_request *req)
         uint64_t stored = 0;
         bool present = hubd_lfs_has(req->srv->lfs, oid, &stored);
         json_t *entry = json_pack("{s:s, s:I, s:b}", "oid", oid, "size", size, "authenticated", 1);
-        if (!upload) {
+        if (!batch.upload) {
             if (!present) {
                 json_decref(entry);
                 json_array_append_new(out, object_error(oid, size, 404, "Object does not exist"));
@@ -209,7 +166,7 @@ void hubd_handle_lfs_batch(hubd_request *req)
                                                     "limit for one file"));
             continue;
         } else {
-            bool multipart = offers_multipart && (uint64_t)size > threshold;
+            bool multipart = batch.offers_multipart && (uint64_t)size > threshold;
             if (!multipart && (uint64_t)size > HUBD_SINGLE_PUT_MAX) {
                 json_decref(entry);
                 json_array_append_new(out, object_error(oid, size, 422,
@@ -233,7 +190,7 @@ void hubd_handle_lfs_batch(hubd_request *req)
                          LFS_JSON);
 done:
     free(base);
-    json_decref(body);
+    hubd_lfs_batch_request_clear(&batch);
     hubd_repo_meta_clear(&meta);
 }
 

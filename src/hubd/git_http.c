@@ -172,7 +172,14 @@ static void env_build(env_list *env, hubd_request *req, const char *project_root
         env_add(env, "REMOTE_USER", req->grant.user);
     /* only the settings on the command line count, not the system's or the hub user's */
     env_add(env, "GIT_CONFIG_NOSYSTEM", "1");
-    env_add(env, "GIT_CONFIG_GLOBAL", "/dev/null");
+    /* An empty file of the hub's own, not /dev/null: anything git might write to its
+     * "global" config then lands there, and /dev/null can never be replaced by a rename. */
+    char *global = hfs_path_join(req->srv->root, "git-global-config");
+    int gfd = open(global, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (gfd >= 0)
+        close(gfd);
+    env_add(env, "GIT_CONFIG_GLOBAL", global);
+    free(global);
     if (push)
         env_add(env, HUBD_HOOK_ENV, "1");
     HFS_PUSH(env->items, env->len, env->cap, NULL);

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "hubd/bodies.h"
 
 static const char *expose_headers =
     "X-Repo-Commit,X-Request-Id,X-Error-Code,X-Error-Message,X-Total-Count,ETag,Link,"
@@ -206,19 +207,9 @@ size_t hubd_query_all(hubd_request *req, const char *key, const char **out, size
 
 json_t *hubd_body_json(hubd_request *req)
 {
-    json_error_t err;
-    json_t *v = json_loadb(req->body.ptr ? req->body.ptr : "", req->body.len, 0, &err);
-    if (!v) {
-        hubd_respond_error(req, 400, NULL,
-                           "the request body is not valid JSON: %s (line %d, column %d)",
-                           err.text, err.line, err.column);
-        return NULL;
-    }
-    if (!json_is_object(v)) {
-        json_decref(v);
-        hubd_respond_error(req, 400, NULL, "the request body must be a JSON object");
-        return NULL;
-    }
+    json_t *v = NULL;
+    if (hubd_parse_json_object(&v, req->body.ptr, req->body.len) < 0)
+        hubd_respond_error(req, 400, NULL, "%s", hfs_error_last());
     return v;
 }
 

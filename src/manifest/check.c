@@ -41,6 +41,12 @@ const char *hfs_transport_name(hfs_transport t)
     return t == HFS_TRANSPORT_GIT ? "git" : "http";
 }
 
+const char *hfs_pack_format_name(hfs_pack_format f)
+{
+    (void)f;
+    return "zip";
+}
+
 typedef struct {
     const char *name;
     uint64_t factor;

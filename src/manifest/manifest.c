@@ -42,6 +42,12 @@ typedef enum {
     F_SCHEDULE,
     F_EVERY,
     F_APPEND_ONLY,
+    F_SQUASH,
+    F_PACK,
+    F_PACK_PATTERNS,
+    F_PACK_FORMAT,
+    F_PACK_NAME,
+    F_PACK_REMOVE,
     F_COUNT
 } field;
 
@@ -69,6 +75,12 @@ static const char *const field_key[F_COUNT] = {
     [F_SCHEDULE] = "schedule",
     [F_EVERY] = "schedule.every",
     [F_APPEND_ONLY] = "schedule.append_only",
+    [F_SQUASH] = "schedule.squash_history",
+    [F_PACK] = "schedule.pack",
+    [F_PACK_PATTERNS] = "schedule.pack.patterns",
+    [F_PACK_FORMAT] = "schedule.pack.format",
+    [F_PACK_NAME] = "schedule.pack.name",
+    [F_PACK_REMOVE] = "schedule.pack.remove_local",
 };
 
 typedef struct {
@@ -80,7 +92,7 @@ typedef struct {
 
 struct hfs_sync_extra {
     field_src src[F_COUNT];
-    hfs_pattern_set *allow, *ignore, *delete_set;
+    hfs_pattern_set *allow, *ignore, *delete_set, *pack_set;
 };
 
 /* Section keys, for unknown-key messages and "did you mean". */
@@ -92,18 +104,22 @@ static const char *const sync_keys[] = {
 static const char *const create_keys[] = {"private", "space_sdk", NULL};
 static const char *const commit_keys[] = {"message",   "description", "strategy", "max_files",
                                           "max_bytes", "create_pr",   NULL};
-static const char *const schedule_keys[] = {"every", "append_only", NULL};
+static const char *const schedule_keys[] = {"every", "append_only", "squash_history", "pack",
+                                            NULL};
+static const char *const pack_keys[] = {"patterns", "format", "name", "remove_local", NULL};
 
 static const char *const repo_type_names[] = {"model", "dataset", "space", NULL};
 static const char *const strategy_names[] = {"single", "multi", "large", NULL};
 static const char *const transport_names[] = {"http", "git", NULL};
 static const char *const space_sdk_names[] = {"gradio", "streamlit", "docker", "static", NULL};
+static const char *const pack_format_names[] = {"zip", NULL};
 
 typedef struct {
     const char *file; /* as the user named it */
     const char *dir;  /* absolute; relative folder_paths start here */
     hfs_diag_list *diags;
     bool defaults_every; /* `defaults.schedule.every` is set, so syncs may leave it out */
+    bool defaults_pack_patterns; /* `defaults.schedule.pack.patterns` is set: the same */
 } ctx;
 
 static void report(ctx *c, int line, int col, const char *path, const char *fmt, ...)
@@ -214,6 +230,7 @@ typedef struct {
 static const section all_sections[] = {
     {top_keys, "the top level"}, {sync_keys, "a sync (or defaults)"}, {create_keys, "create:"},
     {commit_keys, "commit:"},    {schedule_keys, "schedule:"},
+    {pack_keys, "schedule.pack:"},
 };
 
 static void report_unknown(ctx *c, const hfs_ynode *key, const char *prefix,
@@ -453,10 +470,13 @@ static void sync_clear(hfs_sync *s)
     free_list(s->delete_patterns, s->n_delete_patterns);
     free(s->commit.message);
     free(s->commit.description);
+    free_list(s->schedule_pack.patterns, s->schedule_pack.n_patterns);
+    free(s->schedule_pack.name);
     if (s->extra) {
         hfs_pattern_set_free(s->extra->allow);
         hfs_pattern_set_free(s->extra->ignore);
         hfs_pattern_set_free(s->extra->delete_set);
+        hfs_pattern_set_free(s->extra->pack_set);
         free(s->extra);
     }
     memset(s, 0, sizeof(*s));
@@ -539,6 +559,57 @@ static void parse_commit(ctx *c, const hfs_ynode *n, const char *path, hfs_sync 
     }
 }
 
+static void parse_pack(ctx *c, const hfs_ynode *n, const char *path, hfs_sync *s,
+                       bool in_defaults)
+{
+    hfs_pack_settings *p = &s->schedule_pack;
+    if (n->kind != HFS_YMAP) {
+        report_type(c, n, path, "a mapping like { patterns: [\"*.png\"] }");
+        mark(s, F_PACK, n, false);
+        return;
+    }
+    p->enabled = true;
+    mark(s, F_PACK, n, true);
+    for (size_t i = 0; i < n->n_pairs; i++) {
+        const hfs_ynode *k = n->pairs[i].key, *v = n->pairs[i].value;
+        char *kp = key_join(path, k->text);
+        bool ok;
+        int e;
+        if (strcmp(k->text, "patterns") == 0) {
+            ok = get_patterns(c, v, kp, true, &p->patterns, &p->n_patterns);
+            if (ok && p->n_patterns == 0) {
+                report(c, v->line, v->col, kp,
+                       "an empty list packs nothing; list the files to pack, e.g. [\"*.png\"]");
+                ok = false;
+            }
+            mark(s, F_PACK_PATTERNS, v, ok);
+        } else if (strcmp(k->text, "format") == 0) {
+            ok = get_enum(c, v, kp, pack_format_names, &e);
+            p->format = ok ? (hfs_pack_format)e : HFS_PACK_ZIP;
+            mark(s, F_PACK_FORMAT, v, ok);
+        } else if (strcmp(k->text, "name") == 0) {
+            ok = get_string(c, v, kp, false, &p->name);
+            char *sample = NULL;
+            if (ok && hfs_pack_name_expand(&sample, p->name, "20260101T000000Z")) {
+                report_last(c, v, kp);
+                ok = false;
+            }
+            free(sample);
+            mark(s, F_PACK_NAME, v, ok);
+        } else if (strcmp(k->text, "remove_local") == 0) {
+            mark(s, F_PACK_REMOVE, v, get_bool(c, v, kp, &p->remove_local));
+        } else {
+            report_unknown(c, k, path, pack_keys);
+        }
+        free(kp);
+    }
+    /* Without patterns a pack would take nothing, or everything: neither is meant. */
+    if (!s->extra->src[F_PACK_PATTERNS].set && (in_defaults || !c->defaults_pack_patterns))
+        report(c, n->line, n->col, path,
+               "missing required key \"patterns\" (the files to pack, e.g. patterns: "
+               "[\"*.png\"])");
+}
+
 static void parse_schedule(ctx *c, const hfs_ynode *n, const char *path, hfs_sync *s,
                            bool in_defaults)
 {
@@ -556,6 +627,10 @@ static void parse_schedule(ctx *c, const hfs_ynode *n, const char *path, hfs_syn
             mark(s, F_EVERY, v, get_quantity(c, v, kp, false, &s->schedule_every));
         else if (strcmp(k->text, "append_only") == 0)
             mark(s, F_APPEND_ONLY, v, get_bool(c, v, kp, &s->schedule_append_only));
+        else if (strcmp(k->text, "squash_history") == 0)
+            mark(s, F_SQUASH, v, get_bool(c, v, kp, &s->schedule_squash_history));
+        else if (strcmp(k->text, "pack") == 0)
+            parse_pack(c, v, kp, s, in_defaults);
         else
             report_unknown(c, k, path, schedule_keys);
         free(kp);
@@ -729,6 +804,26 @@ static void inherit_field(hfs_sync *s, const hfs_sync *d, field f)
     case F_APPEND_ONLY:
         s->schedule_append_only = d->schedule_append_only;
         break;
+    case F_SQUASH:
+        s->schedule_squash_history = d->schedule_squash_history;
+        break;
+    case F_PACK:
+        s->schedule_pack.enabled = d->schedule_pack.enabled;
+        break;
+    case F_PACK_PATTERNS:
+        s->schedule_pack.patterns =
+            copy_list(d->schedule_pack.patterns, d->schedule_pack.n_patterns);
+        s->schedule_pack.n_patterns = d->schedule_pack.n_patterns;
+        break;
+    case F_PACK_FORMAT:
+        s->schedule_pack.format = d->schedule_pack.format;
+        break;
+    case F_PACK_NAME:
+        s->schedule_pack.name = dup_or_null(d->schedule_pack.name);
+        break;
+    case F_PACK_REMOVE:
+        s->schedule_pack.remove_local = d->schedule_pack.remove_local;
+        break;
     case F_COUNT:
         break;
     }
@@ -745,7 +840,8 @@ static void apply_builtin_defaults(hfs_sync *s)
     if (!src[F_GITIGNORE].set)
         s->gitignore = true;
     if (!src[F_MESSAGE].set)
-        s->commit.message = hfs_strdup(HFS_DEFAULT_COMMIT_MESSAGE);
+        s->commit.message = hfs_strdup(s->scheduled ? HFS_DEFAULT_SCHEDULED_MESSAGE
+                                                    : HFS_DEFAULT_COMMIT_MESSAGE);
     if (!src[F_DESCRIPTION].set)
         s->commit.description = hfs_strdup("");
     if (!src[F_MAX_FILES].set)
@@ -771,6 +867,10 @@ static void apply_builtin_defaults(hfs_sync *s)
         s->ignore_patterns = hfs_calloc(1, sizeof(char *));
     if (!s->delete_patterns)
         s->delete_patterns = hfs_calloc(1, sizeof(char *));
+    if (!s->schedule_pack.name)
+        s->schedule_pack.name = hfs_strdup(HFS_DEFAULT_PACK_NAME);
+    if (!s->schedule_pack.patterns)
+        s->schedule_pack.patterns = hfs_calloc(1, sizeof(char *));
 }
 
 /* The key path of where a setting of this sync is written: "syncs.NAME.x" or "defaults.x". */
@@ -838,6 +938,10 @@ static void check_sync(ctx *c, hfs_sync *s, hfs_srcpos where, const char *path)
         report_field(c, s, pick(s, F_DELETE, F_APPEND_ONLY),
                      "delete_patterns cannot be used with schedule.append_only: true (an "
                      "append-only sync never deletes)");
+    if (s->scheduled && s->schedule_squash_history && s->commit.create_pr)
+        report_field(c, s, pick(s, F_SQUASH, F_CREATE_PR),
+                     "schedule.squash_history squashes the branch each push lands on, but with "
+                     "commit.create_pr the pushes land in pull requests; set create_pr: false");
 }
 
 static int compile_sets(hfs_sync *s)
@@ -850,6 +954,10 @@ static int compile_sets(hfs_sync *s)
     if (rc == 0)
         rc = hfs_pattern_set_compile(&s->extra->delete_set, (const char *const *)s->delete_patterns,
                                      s->n_delete_patterns, NULL);
+    if (rc == 0)
+        rc = hfs_pattern_set_compile(&s->extra->pack_set,
+                                     (const char *const *)s->schedule_pack.patterns,
+                                     s->schedule_pack.n_patterns, NULL);
     return rc;
 }
 
@@ -934,6 +1042,7 @@ static void read_document(ctx *c, const hfs_ynode *root, hfs_manifest *m)
     if (defaults && defaults->kind == HFS_YMAP) {
         parse_sync_fields(c, defaults, "defaults", &d, true);
         c->defaults_every = d.extra->src[F_EVERY].set;
+        c->defaults_pack_patterns = d.extra->src[F_PACK_PATTERNS].set;
     } else if (defaults && defaults->kind != HFS_YNULL) {
         /* An empty `defaults:` (everything under it commented out) is fine. */
         report_type(c, defaults, "defaults", "a mapping of settings every sync inherits");
@@ -1018,7 +1127,7 @@ static int load_text(hfs_manifest **out, const char *text, size_t len, const cha
     m->dir = hfs_strdup(dir);
     hfs_sha256_hex(m->digest, text, len);
 
-    ctx c = {name, dir, diags, false};
+    ctx c = {name, dir, diags, false, false};
     if (len == 0) {
         report(&c, 1, 1, "",
                "the file is empty; a manifest needs \"version: 1\" and a \"syncs\" mapping");
@@ -1118,6 +1227,55 @@ const hfs_pattern_set *hfs_sync_ignore_set(const hfs_sync *s)
 const hfs_pattern_set *hfs_sync_delete_set(const hfs_sync *s)
 {
     return s->extra->delete_set;
+}
+
+const hfs_pattern_set *hfs_sync_pack_set(const hfs_sync *s)
+{
+    return s->extra->pack_set;
+}
+
+int hfs_pack_name_expand(char **out, const char *name, const char *stamp)
+{
+    hfs_buf b = HFS_BUF_INIT;
+    char *path = NULL;
+    bool stamped = false;
+    int rc = 0;
+    *out = NULL;
+    /* Checked as written, so a message quotes what the user wrote; expanded afterwards. */
+    size_t len = strlen(name);
+    if (len > 0 && name[len - 1] == '/') {
+        rc = hfs_error_set(HFS_EINVALID, "\"%s\" names a folder; a pack name names a file", name);
+        goto done;
+    }
+    if ((rc = hfs_path_in_repo_normalize(&path, name)) != 0)
+        goto done;
+    for (const char *p = path; *p;) {
+        if (hfs_str_starts_with(p, HFS_PACK_TIMESTAMP)) {
+            hfs_buf_puts(&b, stamp);
+            p += strlen(HFS_PACK_TIMESTAMP);
+            stamped = true;
+        } else if (*p == '{' || *p == '}') {
+            rc = hfs_error_set(HFS_EINVALID,
+                               "\"%s\" has a '%c' that is not part of {timestamp}, the only "
+                               "placeholder a pack name may hold",
+                               name, *p);
+            goto done;
+        } else {
+            hfs_buf_putc(&b, *p++);
+        }
+    }
+    if (!stamped) {
+        rc = hfs_error_set(HFS_EINVALID,
+                           "\"%s\" has no {timestamp}: every run needs an archive of its own, "
+                           "e.g. \"images-{timestamp}.zip\"",
+                           name);
+        goto done;
+    }
+    *out = hfs_buf_detach(&b);
+done:
+    free(path);
+    hfs_buf_free(&b);
+    return rc;
 }
 
 /* Puts "key: " in front of the last error (copied first: the message lives in the buffer
@@ -1256,7 +1414,9 @@ int hfs_manifest_new_single(hfs_manifest **out, const char *base_dir, const hfs_
         goto done;
 #undef CHECK
     s->gitignore = spec->gitignore;
-    spec_string(&s->commit.message, spec->commit_message, HFS_DEFAULT_COMMIT_MESSAGE);
+    spec_string(&s->commit.message, spec->commit_message,
+                spec->schedule_every > 0 ? HFS_DEFAULT_SCHEDULED_MESSAGE
+                                         : HFS_DEFAULT_COMMIT_MESSAGE);
     spec_string(&s->commit.description, spec->commit_description, "");
     if (!*s->commit.message) {
         rc = hfs_error_set(HFS_EINVALID, "commit message: the hub refuses an empty one");
@@ -1276,6 +1436,8 @@ int hfs_manifest_new_single(hfs_manifest **out, const char *base_dir, const hfs_
     s->scheduled = spec->schedule_every > 0;
     s->schedule_every = spec->schedule_every;
     s->schedule_append_only = spec->schedule_append_only;
+    s->schedule_pack.patterns = hfs_calloc(1, sizeof(char *));
+    s->schedule_pack.name = hfs_strdup(HFS_DEFAULT_PACK_NAME);
     if (s->repo_type == HFS_REPO_SPACE && !s->space_sdk)
         s->space_sdk = hfs_strdup(HFS_DEFAULT_SPACE_SDK);
     if (spec->endpoint && (rc = hfs_endpoint_normalize(&m->endpoint, spec->endpoint)) != 0) {
@@ -1285,7 +1447,7 @@ int hfs_manifest_new_single(hfs_manifest **out, const char *base_dir, const hfs_
 
     /* The checks that need the whole sync are the manifest's own; their first problem
      * becomes the error. */
-    ctx c = {m->path, m->dir, &diags, false};
+    ctx c = {m->path, m->dir, &diags, false, false};
     s->extra->src[F_REVISION].set = spec->revision != NULL;
     hfs_sync named = *s;
     named.name = NULL; /* key paths without "syncs.NAME." */

@@ -166,9 +166,12 @@ static json_t *op_to_json(const hfs_plan_op *op)
     json_object_set_new(o, "local", json_string(op->local));
     json_object_set_new(o, "mtime_ns", json_integer((json_int_t)op->mtime_ns));
     json_object_set_new(o, "upload", json_boolean(op->upload));
-    if (op->sha1[0])
+    /* Only the hash the file's mode is known by (the git sha1 of a regular file, the sha256
+     * of an LFS one): another hash a warm cache happened to hold must not change the plan's
+     * bytes, since the same inputs give the same plan. */
+    if (op->sha1[0] && !op->lfs)
         json_object_set_new(o, "sha1", json_string(op->sha1));
-    if (op->sha256[0])
+    if (op->sha256[0] && op->lfs)
         json_object_set_new(o, "sha256", json_string(op->sha256));
     if (op->from)
         json_object_set_new(o, "from", json_string(op->from));
@@ -394,7 +397,7 @@ static void emit_plan(text_sink *out, const hfs_plan *p, bool pretty)
 
 /* plan_id: the sha256 of the compact, key-sorted serialization of everything else. The form
  * is canonical, so re-indenting a plan keeps it valid while changing any value does not. */
-static void canonical_id(char out[HFS_SHA256_HEX], const json_t *body)
+void hfs_plan_canonical_id(char out[HFS_SHA256_HEX], const json_t *body)
 {
     char *canonical = dump_or_abort(body, JSON_COMPACT | JSON_SORT_KEYS);
     hfs_sha256_hex(out, canonical, strlen(canonical));
@@ -534,6 +537,39 @@ static void leave(reader *r, size_t saved)
     r->where[saved] = '\0';
 }
 
+/* The fields of each object of a plan file. Any other is refused: a plan is applied exactly
+ * as written, so a field this version does not know (from a newer hfsync, or an edit) must
+ * not be passed over in silence. */
+static const char *const root_keys[] = {"format_version", "plan_id", "tool", "manifest",
+                                        "endpoint",       "syncs",   NULL};
+static const char *const manifest_keys[] = {"path", "digest", NULL};
+static const char *const sync_keys[] = {"name",         "repo_id",   "repo_type",   "revision",
+                                        "path_in_repo", "folder",    "folder_path", "transport",
+                                        "strategy",     "create_pr", "create",      "remote_head",
+                                        "summary",      "warnings",  "commits",     NULL};
+static const char *const create_keys[] = {"private", "sdk", NULL};
+static const char *const summary_keys[] = {"add",          "update",    "delete",
+                                           "copy",         "unchanged", "upload_bytes",
+                                           "upload_files", "commits",   NULL};
+static const char *const commit_keys[] = {"message", "description", "operations", NULL};
+static const char *const op_keys[] = {"op",       "path",   "mode", "remote_oid", "size", "local",
+                                      "mtime_ns", "upload", "sha1", "sha256",     "from", NULL};
+
+static int check_keys(const reader *r, const json_t *o, const char *const *known)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)o, key, v)
+    {
+        size_t i = 0;
+        while (known[i] && strcmp(known[i], key) != 0)
+            i++;
+        if (!known[i])
+            return bad(r, key, "not a field of a plan this hfsync (%s) reads", hfs_version());
+    }
+    return 0;
+}
+
 static const char *const op_names[] = {"add", "update", "delete", "copy"};
 static const char *const mode_names[] = {"regular", "lfs"};
 static const char *const type_names[] = {"model", "dataset", "space"};
@@ -545,7 +581,8 @@ static int read_op(hfs_plan_op *op, reader *r, const json_t *o)
     int kind = 0, mode = 0, rc;
     if (!json_is_object(o))
         return bad(r, NULL, "expected an object");
-    if ((rc = get_choice(&kind, r, o, "op", op_names, 4)) < 0 ||
+    if ((rc = check_keys(r, o, op_keys)) < 0 ||
+        (rc = get_choice(&kind, r, o, "op", op_names, 4)) < 0 ||
         (rc = get_dup(&op->path, r, o, "path")) < 0 ||
         (rc = get_choice(&mode, r, o, "mode", mode_names, 2)) < 0)
         return rc;
@@ -591,7 +628,7 @@ static int read_summary(hfs_plan_summary *s, reader *r, const json_t *o)
         return bad(r, "summary", "expected an object");
     size_t saved;
     enter(r, &saved, "%ssummary", r->where[0] ? "." : "");
-    if ((rc = get_u64(&s->n_add, r, o, "add")) < 0 ||
+    if ((rc = check_keys(r, o, summary_keys)) < 0 || (rc = get_u64(&s->n_add, r, o, "add")) < 0 ||
         (rc = get_u64(&s->n_update, r, o, "update")) < 0 ||
         (rc = get_u64(&s->n_delete, r, o, "delete")) < 0 ||
         (rc = get_u64(&s->n_copy, r, o, "copy")) < 0 ||
@@ -634,7 +671,7 @@ static int read_sync(hfs_plan_sync *s, reader *r, const json_t *o)
     size_t saved;
     if (!json_is_object(o))
         return bad(r, NULL, "expected an object");
-    if ((rc = get_dup(&s->name, r, o, "name")) < 0 ||
+    if ((rc = check_keys(r, o, sync_keys)) < 0 || (rc = get_dup(&s->name, r, o, "name")) < 0 ||
         (rc = get_dup(&s->repo_id, r, o, "repo_id")) < 0 ||
         (rc = get_choice(&type, r, o, "repo_type", type_names, 3)) < 0 ||
         (rc = get_dup(&s->revision, r, o, "revision")) < 0 ||
@@ -653,7 +690,8 @@ static int read_sync(hfs_plan_sync *s, reader *r, const json_t *o)
     if (json_is_object(create)) {
         s->create = true;
         enter(r, &saved, ".create");
-        if ((rc = get_bool(&s->create_private, r, create, "private")) < 0)
+        if ((rc = check_keys(r, create, create_keys)) < 0 ||
+            (rc = get_bool(&s->create_private, r, create, "private")) < 0)
             return rc;
         if (json_object_get(create, "sdk") && (rc = get_dup(&s->create_sdk, r, create, "sdk")) < 0)
             return rc;
@@ -691,7 +729,8 @@ static int read_sync(hfs_plan_sync *s, reader *r, const json_t *o)
         enter(r, &saved, ".commits[%zu]", i);
         if (!json_is_object(commit))
             return bad(r, NULL, "expected an object");
-        if ((rc = get_dup(&c->message, r, commit, "message")) < 0 ||
+        if ((rc = check_keys(r, commit, commit_keys)) < 0 ||
+            (rc = get_dup(&c->message, r, commit, "message")) < 0 ||
             (rc = get_dup(&c->description, r, commit, "description")) < 0)
             return rc;
         json_t *ops = json_object_get(commit, "operations"), *op;
@@ -723,13 +762,15 @@ static int read_plan(hfs_plan *p, reader *r, const json_t *root)
     json_t *manifest = json_object_get(root, "manifest");
     if (!json_is_object(manifest))
         return bad(r, "manifest", manifest ? "expected an object" : "missing");
-    if ((rc = get_dup(&p->tool, r, root, "tool")) < 0 ||
+    if ((rc = check_keys(r, root, root_keys)) < 0 ||
+        (rc = get_dup(&p->tool, r, root, "tool")) < 0 ||
         (rc = get_dup(&p->endpoint, r, root, "endpoint")) < 0 ||
         (rc = get_hex(p->plan_id, 64, r, root, "plan_id")) < 0)
         return rc;
     size_t saved;
     enter(r, &saved, "manifest");
-    if ((rc = get_dup(&p->manifest_path, r, manifest, "path")) < 0 ||
+    if ((rc = check_keys(r, manifest, manifest_keys)) < 0 ||
+        (rc = get_dup(&p->manifest_path, r, manifest, "path")) < 0 ||
         (rc = get_str(&digest, r, manifest, "digest")) < 0)
         return rc;
     if (strlen(digest) != 64 || !hfs_is_hex(digest, 64))
@@ -790,7 +831,7 @@ int hfs_plan_parse(hfs_plan **out, const char *text, size_t len, const char *nam
     }
     json_incref(given);
     json_object_del(root, "plan_id");
-    canonical_id(id, root);
+    hfs_plan_canonical_id(id, root);
     json_object_set_new(root, "plan_id", given);
     if (strcmp(id, json_string_value(given)) != 0) {
         rc = hfs_error_set(HFS_EINVALID,

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/hash.h"
 #include "hfsync/plan.h"
 #include "planner/diff.h"
@@ -91,6 +93,10 @@ void hfs_plan_add_sync(hfs_plan *plan, const hfs_plan_sync_input *in);
 
 /* Computes plan_id from the content (call after the last sync is added). */
 void hfs_plan_seal(hfs_plan *plan);
+
+/* The plan_id of a plan file's JSON without its "plan_id" member: the sha256 of its compact,
+ * key-sorted form (what hfs_plan_parse checks; the fuzz target re-seals edited plans). */
+void hfs_plan_canonical_id(char out[HFS_SHA256_HEX], const json_t *body);
 
 /* "regular" / "lfs". */
 const char *hfs_plan_mode_name(bool lfs);

@@ -85,13 +85,59 @@ static int load_rules(hfs_lfsrules **out, uint64_t *bytes, hfs_hub *hub, const h
     return rc;
 }
 
+/* A file judged by its content sample before hashing, and the ctime of the bytes judged. */
+typedef struct {
+    bool sampled;
+    int64_t ctime_ns;
+} sample_mark;
+
+/* Files only their content can classify (text or binary) would need both hashes if their
+ * mode waited for the hashing, which doubles the hashing work on them. Settling the mode
+ * first lets the pool read each file for the one hash its mode needs:
+ *  - a file the cache holds with both hashes costs no read either way: left undecided;
+ *  - a file the remote holds at the same path and size is likely unchanged: the remote
+ *    mode's hash settles it (equal content keeps the remote's mode, in lfsdecide_finish);
+ *  - any other file is new or changed: its 512-byte sample decides now, as the hub will. */
+static int decide_before_hashing(unsigned char *modes, unsigned char *want, sample_mark *marks,
+                                 hfs_local_file *files, size_t n, const hfs_lfsrules *rules,
+                                 const hfs_remote_snapshot *remote, hfs_hashcache *cache)
+{
+    for (size_t i = 0; i < n; i++) {
+        hfs_local_file *f = &files[i];
+        if (modes[i] != HFS_MODE_UNDECIDED)
+            continue;
+        if (cache && hfs_hashcache_lookup(cache, f, HFS_HASH_BOTH) == HFS_HASHCACHE_HIT)
+            continue;
+        const hfs_remote_entry *r =
+            remote->exists ? hfs_remote_snapshot_find(remote, f->repo_path) : NULL;
+        if (r && r->size == f->size) {
+            want[i] = r->is_lfs ? HFS_HASH_SHA256 : HFS_HASH_SHA1;
+            continue;
+        }
+        hfs_file_mode mode;
+        int rc = hfs_lfsdecide_by_content(&mode, rules, f);
+        if (rc < 0)
+            return rc;
+        modes[i] = (unsigned char)mode;
+        want[i] = mode == HFS_MODE_LFS ? HFS_HASH_SHA256 : HFS_HASH_SHA1;
+        marks[i] = (sample_mark){true, f->ctime_ns};
+    }
+    return 0;
+}
+
 /* After hashing: a file whose size moved past a rule's threshold while it was hashed was
- * decided on stale facts. */
-static int recheck_modes(const unsigned char *modes, const hfs_local_file *files, size_t n,
-                         const hfs_lfsrules *rules)
+ * decided on stale facts. One rewritten between its sample and its hashing (the pool hashes
+ * a file as it is when read) is judged again, by lfsdecide_finish, on the bytes hashed. */
+static int recheck_modes(unsigned char *modes, const sample_mark *marks,
+                         const hfs_local_file *files, size_t n, const hfs_lfsrules *rules)
 {
     for (size_t i = 0; i < n; i++) {
         hfs_file_mode now = hfs_lfsdecide_by_name(rules, files[i].repo_path, files[i].size);
+        if (marks[i].sampled && now == HFS_MODE_UNDECIDED) {
+            if (files[i].ctime_ns != marks[i].ctime_ns)
+                modes[i] = HFS_MODE_UNDECIDED;
+            continue;
+        }
         if (modes[i] != HFS_MODE_UNDECIDED && now != modes[i])
             return hfs_error_set(HFS_ESTALE,
                                  "%s changed size while it was planned: wait until it is "
@@ -99,6 +145,33 @@ static int recheck_modes(const unsigned char *modes, const hfs_local_file *files
                                  files[i].local_path);
     }
     return 0;
+}
+
+/* The hash a file's final mode needs, when the pool did not take it: a changed file the
+ * remote held in the other mode at the same size, or one rewritten before it was hashed.
+ * Rare, and each costs a second read of that file only. */
+static int hash_missing(hfs_local_file *files, size_t n, const unsigned char *modes,
+                        hfs_hashcache *cache, unsigned threads)
+{
+    unsigned char *want = hfs_calloc(n ? n : 1, 1);
+    size_t missing = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool lfs = modes[i] == HFS_MODE_LFS;
+        if (lfs ? !files[i].has_sha256 : !files[i].has_sha1) {
+            want[i] = lfs ? HFS_HASH_SHA256 : HFS_HASH_SHA1;
+            missing++;
+        }
+    }
+    if (missing > 0) {
+        hfs_hash_options ho = HFS_HASH_OPTIONS_INIT;
+        ho.want = want;
+        ho.cache = cache;
+        ho.threads = threads;
+        rc = hfs_hash_files(files, n, &ho, NULL);
+    }
+    free(want);
+    return rc;
 }
 
 static int plan_sync(hfs_plan *plan, hfs_hub *hub, hfs_hashcache *cache, const hfs_sync *sync,
@@ -109,6 +182,7 @@ static int plan_sync(hfs_plan *plan, hfs_hub *hub, hfs_hashcache *cache, const h
     hfs_lfsrules *rules = NULL;
     char *remote_gitignore = NULL, *refusal = NULL;
     unsigned char *modes = NULL, *want = NULL;
+    sample_mark *marks = NULL;
     hfs_diff_result diff = {0};
     hfs_limit_report limits = {0};
     hfs_group_result groups = {0};
@@ -159,7 +233,11 @@ static int plan_sync(hfs_plan *plan, hfs_hub *hub, hfs_hashcache *cache, const h
         goto done;
     modes = hfs_malloc(scan->count ? scan->count : 1);
     want = hfs_malloc(scan->count ? scan->count : 1);
+    marks = hfs_calloc(scan->count ? scan->count : 1, sizeof(*marks));
     hfs_lfsdecide_prepare(modes, want, scan->files, scan->count, rules, remote);
+    rc = decide_before_hashing(modes, want, marks, scan->files, scan->count, rules, remote, cache);
+    if (rc < 0)
+        goto done;
 
     hfs_hash_options ho = HFS_HASH_OPTIONS_INIT;
     progress_relay relay = {opts, sync->name, hfs_now()};
@@ -172,9 +250,11 @@ static int plan_sync(hfs_plan *plan, hfs_hub *hub, hfs_hashcache *cache, const h
     }
     rc = hfs_hash_files(scan->files, scan->count, &ho, NULL);
     if (rc == 0)
-        rc = recheck_modes(modes, scan->files, scan->count, rules);
+        rc = recheck_modes(modes, marks, scan->files, scan->count, rules);
     if (rc == 0)
         rc = hfs_lfsdecide_finish(modes, scan->files, scan->count, rules, remote);
+    if (rc == 0)
+        rc = hash_missing(scan->files, scan->count, modes, cache, opts->jobs);
     if (rc < 0)
         goto done;
 
@@ -205,6 +285,7 @@ done:
     hfs_group_result_clear(&groups);
     hfs_limit_report_clear(&limits);
     hfs_diff_result_clear(&diff);
+    free(marks);
     free(want);
     free(modes);
     hfs_lfsrules_free(rules);

@@ -54,6 +54,11 @@ typedef struct {
     size_t prefix_len;
     hfs_gitignore *gi;        /* NULL when .gitignore files are not honoured */
     pthread_rwlock_t gi_lock; /* nested .gitignore files are added while others match */
+    /* The remote revision's root .gitignore, standing in for a missing local one. The hub's
+     * preupload matches it against repo paths (path_in_repo included), so it is kept apart
+     * from the folder's own rules. Set while the root is listed alone, read-only after. */
+    hfs_gitignore *remote_gi;
+    bool remote_ignores_all; /* it ignores path_in_repo itself, or a directory above it */
     bool used_remote_gitignore;
 
     pthread_mutex_t lock; /* guards everything below */
@@ -74,7 +79,8 @@ typedef struct {
 typedef struct {
     walker *w;
     scan_dir *dir;
-    hfs_buf rel; /* the entry's path relative to the folder */
+    hfs_buf rel;  /* the entry's path relative to the folder */
+    hfs_buf repo; /* its repo path, built only to match the remote .gitignore */
 } cursor;
 
 /* The path as a message can show it: valid UTF-8 as is, any other byte as \xNN. */
@@ -192,14 +198,27 @@ done:
     return rc;
 }
 
-static bool gitignored(walker *w, const char *rel, bool is_dir)
+/* The folder's .gitignore files see the path relative to the folder; the remote root one
+ * sees the repo path, as the hub will when it answers shouldIgnore. */
+static bool gitignored(cursor *c, bool is_dir)
 {
+    walker *w = c->w;
     if (!w->gi)
         return false;
     pthread_rwlock_rdlock(&w->gi_lock);
-    bool ignored = hfs_gitignore_match_entry(w->gi, rel, is_dir);
+    bool ignored = hfs_gitignore_match_entry(w->gi, c->rel.ptr, is_dir);
     pthread_rwlock_unlock(&w->gi_lock);
-    return ignored;
+    if (ignored || !w->remote_gi)
+        return ignored;
+    if (w->remote_ignores_all)
+        return true;
+    if (w->prefix_len == 0)
+        return hfs_gitignore_match_entry(w->remote_gi, c->rel.ptr, is_dir);
+    hfs_buf_clear(&c->repo);
+    hfs_buf_add(&c->repo, w->prefix, w->prefix_len);
+    hfs_buf_putc(&c->repo, '/');
+    hfs_buf_add(&c->repo, c->rel.ptr, c->rel.len);
+    return hfs_gitignore_match_entry(w->remote_gi, hfs_buf_cstr(&c->repo), is_dir);
 }
 
 /* `.git`, `.hfsync` and `.cache/huggingface` never leave the machine (huggingface_hub's
@@ -324,7 +343,7 @@ static int compare_entries(const void *a, const void *b, void *names_arg)
 static int visit(cursor *c, int dirfd, const char *name, const dir_entry *e)
 {
     walker *w = c->w;
-    if (gitignored(w, c->rel.ptr, e->is_dir)) {
+    if (gitignored(c, e->is_dir)) {
         c->dir->ignored++;
         return 0;
     }
@@ -467,7 +486,7 @@ static int list_dir(walker *w, scan_dir *d, char **err_path)
     size_t count = 0;
     dir_entry *entries = NULL;
     hfs_buf names = HFS_BUF_INIT;
-    cursor c = {w, d, HFS_BUF_INIT};
+    cursor c = {w, d, HFS_BUF_INIT, HFS_BUF_INIT};
     DIR *dir = NULL;
     rc = open_dir(w, d, &fd);
     if (rc || fd < 0)
@@ -476,15 +495,19 @@ static int list_dir(walker *w, scan_dir *d, char **err_path)
         rc = load_gitignore(w, d, fd);
         if (rc < 0)
             goto done;
-        /* The remote revision's root .gitignore stands in for a missing local one. */
+        /* The remote revision's root .gitignore stands in for a missing local one. No
+         * worker runs yet while the root is listed, so no lock is needed to set it up. */
         if (rc == 0 && d->rel_len == 0 && w->opts->remote_root_gitignore) {
             const char *remote = w->opts->remote_root_gitignore;
-            pthread_rwlock_wrlock(&w->gi_lock);
-            rc = hfs_gitignore_add(w->gi, "", remote, strlen(remote),
+            w->remote_gi = hfs_gitignore_new();
+            rc = hfs_gitignore_add(w->remote_gi, "", remote, strlen(remote),
                                    "the remote revision's .gitignore");
-            pthread_rwlock_unlock(&w->gi_lock);
             if (rc)
                 goto done;
+            /* The walk checks each entry alone (it never enters an ignored directory), so
+             * the directories of path_in_repo, above the folder, are checked once here. */
+            w->remote_ignores_all =
+                w->prefix_len && hfs_gitignore_is_ignored(w->remote_gi, w->prefix, true);
             w->used_remote_gitignore = true;
         }
         rc = 0;
@@ -518,6 +541,7 @@ done:
     free(entries);
     hfs_buf_free(&names);
     hfs_buf_free(&c.rel);
+    hfs_buf_free(&c.repo);
     return rc;
 }
 
@@ -675,6 +699,7 @@ done:
     pthread_mutex_destroy(&w.lock);
     pthread_rwlock_destroy(&w.gi_lock);
     hfs_gitignore_free(w.gi);
+    hfs_gitignore_free(w.remote_gi);
     free(w.folder_real);
     free(prefix);
     free(folder);

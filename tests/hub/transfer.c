@@ -87,7 +87,8 @@ static void action_multipart(hfs_hub_lfs_action *a, const test_file *f, uint64_t
 
 static hfs_lfs_upload_item item_for(const test_file *f, const hfs_hub_lfs_action *a)
 {
-    return (hfs_lfs_upload_item){f->path, f->size, f->sha256, a};
+    return (hfs_lfs_upload_item){.local_path = f->path, .size = f->size, .sha256 = f->sha256,
+                                 .action = a};
 }
 
 /* Progress as the caller sees it, with optional mischief once bytes are moving. */

@@ -43,8 +43,10 @@ for yaml in "$corpus"/good/*.yaml; do
 done
 
 # Examples are validated the way a user runs them: from their folder, default file name.
+# (examples/c holds C programs for the library, not a manifest.)
 shopt -s nullglob
-for dir in "$SRCDIR"/examples/*/; do
+for manifest in "$SRCDIR"/examples/*/hfsync.yaml; do
+    dir=$(dirname "$manifest")
     name=$(basename "$dir")
     (cd "$dir" && "$HFSYNC" validate >"$TEST_TMP/out" 2>"$TEST_TMP/err")
     rc=$?

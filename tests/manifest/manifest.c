@@ -271,6 +271,107 @@ static void test_new_single(void)
     }
 }
 
+/* schedule: the default message of scheduled commits, squash_history, and pack settings
+ * (inherited key by key, compiled patterns, default name, the name's {timestamp}). */
+static const char schedule_yaml[] =
+    "version: 1\n"
+    "defaults:\n"
+    "  schedule: {every: 1m, pack: {patterns: [\"*.png\", \"shots/\"]}}\n"
+    "syncs:\n"
+    "  imgs:\n"
+    "    repo_id: alice/imgs\n"
+    "    folder_path: a\n"
+    "    schedule: {squash_history: true, pack: {name: \"png/{timestamp}.zip\", "
+    "remove_local: true}}\n"
+    "  logs:\n"
+    "    repo_id: alice/logs\n"
+    "    folder_path: b\n"
+    "    commit: {message: \"Push logs\"}\n"
+    "  plain:\n"
+    "    repo_id: alice/plain\n"
+    "    folder_path: b\n"
+    "    schedule: {every: 10s, pack: {patterns: \"*.jpg\"}}\n";
+
+static void test_schedule(void)
+{
+    hfs_diag_list d = HFS_DIAG_LIST_INIT;
+    hfs_manifest *m = load("schedule.yaml", schedule_yaml, &d);
+    if (!tap_ok(m && d.count == 0, "manifest with pack and squash_history loads")) {
+        for (size_t i = 0; i < d.count; i++)
+            tap_diag("%s", d.items[i].message);
+        hfs_diag_list_free(&d);
+        return;
+    }
+    const hfs_sync *imgs = hfs_manifest_find_sync(m, "imgs");
+    const hfs_sync *logs = hfs_manifest_find_sync(m, "logs");
+    const hfs_sync *plain = hfs_manifest_find_sync(m, "plain");
+    tap_is_str(imgs->commit.message, HFS_DEFAULT_SCHEDULED_MESSAGE,
+               "a scheduled sync without a message says \"Scheduled commit\"");
+    tap_is_str(logs->commit.message, "Push logs", "... unless the manifest sets one");
+    tap_ok(imgs->schedule_squash_history && !logs->schedule_squash_history,
+           "squash_history is read, default false");
+    const hfs_pack_settings *p = &imgs->schedule_pack;
+    tap_ok(p->enabled && p->n_patterns == 2 && strcmp(p->patterns[1], "shots/") == 0,
+           "pack patterns are inherited from defaults");
+    tap_ok(p->format == HFS_PACK_ZIP && strcmp(hfs_pack_format_name(p->format), "zip") == 0,
+           "format defaults to zip");
+    tap_ok(strcmp(p->name, "png/{timestamp}.zip") == 0 && p->remove_local,
+           "the sync's own name and remove_local");
+    tap_ok(hfs_pattern_set_match(hfs_sync_pack_set(imgs), "shots/a/b.jpg") &&
+               hfs_pattern_set_match(hfs_sync_pack_set(imgs), "x.png") &&
+               !hfs_pattern_set_match(hfs_sync_pack_set(imgs), "x.jpg"),
+           "the pack set is compiled with the allow_patterns rules");
+    tap_ok(logs->schedule_pack.enabled && strcmp(logs->schedule_pack.name, HFS_DEFAULT_PACK_NAME) == 0 &&
+               !logs->schedule_pack.remove_local,
+           "a sync inheriting the pack gets the default name and keeps local files");
+    tap_ok(plain->schedule_pack.n_patterns == 1 &&
+               hfs_pattern_set_match(hfs_sync_pack_set(plain), "a.jpg"),
+           "a sync's own patterns replace the defaults' (one string is a one-item list)");
+    bool from_defaults = false;
+    hfs_srcpos pos = hfs_sync_where(imgs, "schedule.pack.patterns", &from_defaults);
+    tap_ok(pos.line == 3 && from_defaults, "place of the inherited pack patterns");
+    hfs_manifest_free(m);
+
+    m = load("unscheduled.yaml", "version: 1\nsyncs:\n  a: {repo_id: a/b, folder_path: a}\n", NULL);
+    tap_ok(m && !m->syncs[0].schedule_pack.enabled &&
+               hfs_pattern_set_empty(hfs_sync_pack_set(&m->syncs[0])),
+           "no pack without schedule.pack: an empty set, not NULL");
+    hfs_manifest_free(m);
+
+    char *name = NULL;
+    int rc = hfs_pack_name_expand(&name, "./img/{timestamp}-{timestamp}.zip", "20260126T034000Z");
+    tap_ok(rc == 0 && strcmp(name, "img/20260126T034000Z-20260126T034000Z.zip") == 0,
+           "the name is normalised and every {timestamp} replaced");
+    free(name);
+    static const struct {
+        const char *name, *message;
+    } bad[] = {
+        {"img.zip", "has no {timestamp}"},
+        {"img-{time}.zip", "has a '{' that is not part of {timestamp}"},
+        {"img-{timestamp}/", "names a folder"},
+        {"../{timestamp}.zip", "path \"../{timestamp}.zip\""},
+    };
+    for (size_t i = 0; i < HFS_ARRAY_LEN(bad); i++) {
+        name = NULL;
+        rc = hfs_pack_name_expand(&name, bad[i].name, "20260126T034000Z");
+        if (!tap_ok(rc == HFS_EINVALID && !name && strstr(hfs_error_last(), bad[i].message),
+                    "pack name %s is refused", bad[i].name))
+            tap_diag("got: %s", hfs_error_last());
+        free(name);
+    }
+
+    hfs_sync_spec spec = HFS_SYNC_SPEC_INIT;
+    spec.repo_id = "alice/up";
+    spec.folder_path = "a";
+    spec.schedule_every = 60;
+    m = NULL;
+    rc = hfs_manifest_new_single(&m, tmp, &spec);
+    tap_ok(rc == 0 && strcmp(m->syncs[0].commit.message, HFS_DEFAULT_SCHEDULED_MESSAGE) == 0 &&
+               !m->syncs[0].schedule_pack.enabled,
+           "a scheduled one-sync manifest says \"Scheduled commit\" and packs nothing");
+    hfs_manifest_free(m);
+}
+
 int main(void)
 {
     snprintf(tmp, sizeof(tmp), "%s/hfsync-manifest-XXXXXX",
@@ -291,6 +392,7 @@ int main(void)
     test_digest_and_string();
     test_many_problems();
     test_new_single();
+    test_schedule();
     char *cmd = hfs_sprintf("rm -rf '%s'", tmp);
     if (system(cmd) != 0)
         tap_diag("could not remove %s", tmp);

@@ -174,6 +174,68 @@ static void test_gitignore(void)
     free(dir);
 }
 
+/* The hub's shouldIgnore matches the root .gitignore against repo paths: with a
+ * path_in_repo, the remote copy must see "<prefix>/<path>", while the folder's own
+ * .gitignore keeps seeing paths relative to the folder. */
+static void test_remote_gitignore_sees_repo_paths(void)
+{
+    char *dir = fx_tempdir("scan");
+    fx_write_str(dir, "a.log", "x");
+    fx_write_str(dir, "b.txt", "x");
+    fx_write_str(dir, "d/x.log", "x");
+    fx_write_str(dir, "d/y.log", "x");
+    hfs_scan_options opts = HFS_SCAN_OPTIONS_INIT;
+    opts.folder = dir;
+    opts.path_in_repo = "sub";
+
+    opts.remote_root_gitignore = "/sub/a.log\n";
+    hfs_scan_result *r = NULL;
+    tap_is_int(hfs_scan_folder(&r, &opts), 0, "scan with a remote .gitignore and a prefix");
+    char *got = paths_of(r);
+    tap_is_str(got, "sub/b.txt\nsub/d/x.log\nsub/d/y.log",
+               "remote `/sub/a.log` with path_in_repo sub ignores a.log");
+    tap_ok(r && r->ignored == 1 && r->used_remote_gitignore, "one file ignored, by the remote rules");
+    free(got);
+    hfs_scan_result_free(r);
+
+    opts.remote_root_gitignore = "/a.log\n";
+    expect_scan(&opts, "sub/a.log\nsub/b.txt\nsub/d/x.log\nsub/d/y.log",
+                "remote `/a.log` does not ignore sub/a.log");
+    opts.remote_root_gitignore = "*.log\n!/sub/d/y.log\n";
+    expect_scan(&opts, "sub/b.txt\nsub/d/y.log",
+                "unanchored remote rules and negations see the repo path");
+    opts.remote_root_gitignore = "/sub/d/\n";
+    expect_scan(&opts, "sub/a.log\nsub/b.txt", "a remote rule naming a folder below the prefix");
+
+    opts.remote_root_gitignore = "/sub\n";
+    expect_scan(&opts, "", "a remote rule ignoring path_in_repo itself ignores everything");
+    opts.path_in_repo = "/sub/deeper/";
+    opts.remote_root_gitignore = "sub/\n";
+    expect_scan(&opts, "", "... and so does one ignoring a directory above it");
+    opts.remote_root_gitignore = "/sub/deeper/b.txt\n/deeper\n";
+    expect_scan(&opts, "sub/deeper/a.log\nsub/deeper/d/x.log\nsub/deeper/d/y.log",
+                "a deeper prefix: the full repo path is matched, not a suffix of it");
+
+    /* The hub applies the root rules alone: a nested local .gitignore cannot re-include
+     * what they ignore. */
+    opts.path_in_repo = "sub";
+    opts.remote_root_gitignore = "*.log\n";
+    fx_write_str(dir, "d/.gitignore", "!x.log\n");
+    expect_scan(&opts, "sub/b.txt\nsub/d/.gitignore",
+                "a nested local negation does not undo a remote rule");
+
+    /* The folder's own root .gitignore: relative to the folder, as before. */
+    fx_write_str(dir, ".gitignore", "/a.log\n");
+    expect_scan(&opts, "sub/.gitignore\nsub/b.txt\nsub/d/.gitignore\nsub/d/x.log\nsub/d/y.log",
+                "a local root `/a.log` with path_in_repo sub ignores a.log (remote one unused)");
+    fx_write_str(dir, ".gitignore", "/sub/a.log\n");
+    expect_scan(&opts,
+                "sub/.gitignore\nsub/a.log\nsub/b.txt\nsub/d/.gitignore\nsub/d/x.log\nsub/d/y.log",
+                "a local root `/sub/a.log` does not see the prefix");
+    fx_rmrf(dir);
+    free(dir);
+}
+
 static void test_special_files(void)
 {
     char *dir = fx_tempdir("scan");
@@ -384,6 +446,7 @@ int main(void)
     test_skips_and_order();
     test_patterns();
     test_gitignore();
+    test_remote_gitignore_sees_repo_paths();
     test_special_files();
     test_symlinks();
     test_utf8_and_errors();

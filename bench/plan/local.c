@@ -1,0 +1,163 @@
+/* The planner's local half, timed without the hub: the hashing pool's throughput on a tree
+ * (`hash`), and a warm re-plan's scan + hash-cache lookup (`replan`), for bench/plan/run.sh. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "common/error.h"
+#include "common/lfsrules.h"
+#include "common/util.h"
+#include "planner/hashcache.h"
+#include "planner/hashpool.h"
+#include "planner/lfsdecide.h"
+#include "planner/scan.h"
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+/* CPU seconds (user + system) of every thread of the process so far. */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static int fail(const char *what)
+{
+    fprintf(stderr, "bench-local: %s: %s\n", what, hfs_error_last());
+    return 1;
+}
+
+static int scan(hfs_scan_result **out, const char *dir, unsigned threads)
+{
+    hfs_scan_options so = HFS_SCAN_OPTIONS_INIT;
+    so.folder = dir;
+    so.threads = threads;
+    return hfs_scan_folder(out, &so);
+}
+
+/* Every file's mode settled first (name and size, else the 512-byte sample the hub would
+ * judge), so the timed part is the pool reading each file once for the one hash its mode
+ * needs: the git blob SHA-1 for regular files, the SHA-256 for LFS ones. */
+static int bench_hash(const char *dir, unsigned threads)
+{
+    int rc = 1;
+    hfs_scan_result *res = NULL;
+    hfs_lfsrules *rules = NULL;
+    unsigned char *want = NULL;
+    const char *attrs = hfs_lfsrules_default_gitattributes(HFS_REPO_MODEL);
+    double t0 = hfs_now();
+    if (scan(&res, dir, threads) < 0) {
+        fail("scan");
+        goto done;
+    }
+    double t1 = hfs_now();
+    hfs_lfsrules_parse(&rules, attrs, strlen(attrs));
+    want = hfs_malloc(res->count ? res->count : 1);
+    uint64_t bytes = 0, sha1_bytes = 0;
+    for (size_t i = 0; i < res->count; i++) {
+        const hfs_local_file *f = &res->files[i];
+        hfs_file_mode mode = hfs_lfsdecide_by_name(rules, f->repo_path, f->size);
+        if (mode == HFS_MODE_UNDECIDED && hfs_lfsdecide_by_content(&mode, rules, f) < 0) {
+            fail("sample");
+            goto done;
+        }
+        want[i] = mode == HFS_MODE_LFS ? HFS_HASH_SHA256 : HFS_HASH_SHA1;
+        bytes += f->size;
+        sha1_bytes += mode == HFS_MODE_LFS ? 0 : f->size;
+    }
+    double t2 = hfs_now(), cpu0 = cpu_seconds();
+    hfs_hash_options ho = HFS_HASH_OPTIONS_INIT;
+    ho.want = want;
+    ho.threads = threads;
+    hfs_hash_stats st;
+    if (hfs_hash_files(res->files, res->count, &ho, &st) < 0) {
+        fail("hash");
+        goto done;
+    }
+    double t3 = hfs_now(), cpu1 = cpu_seconds();
+    printf("files\t%zu\nbytes\t%llu\nsha1_bytes\t%llu\nbytes_read\t%llu\n", res->count,
+           (unsigned long long)bytes, (unsigned long long)sha1_bytes,
+           (unsigned long long)st.bytes_read);
+    printf("scan_s\t%.3f\ndecide_s\t%.3f\nhash_s\t%.3f\nhash_cpu_s\t%.3f\n", t1 - t0, t2 - t1,
+           t3 - t2, cpu1 - cpu0);
+    rc = 0;
+done:
+    free(want);
+    hfs_lfsrules_free(rules);
+    hfs_scan_result_free(res);
+    return rc;
+}
+
+/* What a warm re-plan does locally: load the cache, scan, ask for the hashes the plan wants,
+ * find them all in the cache, save (nothing changed: no write). The remote holds every file
+ * at the same path and size, so a file only its content can classify is asked for the hash
+ * of the remote's mode (regular: the git SHA-1, as run.sh's tree is text), as planner.c
+ * does. A cache that lacks them is filled (files_read says how many were read). */
+static int bench_replan(const char *dir, const char *state_dir, unsigned threads)
+{
+    int rc = 1;
+    hfs_hashcache *cache = NULL;
+    hfs_scan_result *res = NULL;
+    hfs_lfsrules *rules = NULL;
+    unsigned char *modes = NULL, *want = NULL;
+    const char *attrs = hfs_lfsrules_default_gitattributes(HFS_REPO_MODEL);
+    double t0 = hfs_now();
+    if (hfs_hashcache_open(&cache, state_dir) < 0) {
+        fail("cache");
+        goto done;
+    }
+    if (scan(&res, dir, threads) < 0) {
+        fail("scan");
+        goto done;
+    }
+    hfs_lfsrules_parse(&rules, attrs, strlen(attrs));
+    modes = hfs_malloc(res->count ? res->count : 1);
+    want = hfs_malloc(res->count ? res->count : 1);
+    hfs_lfsdecide_prepare(modes, want, res->files, res->count, rules, NULL);
+    for (size_t i = 0; i < res->count; i++)
+        if (modes[i] == HFS_MODE_UNDECIDED)
+            want[i] = HFS_HASH_SHA1;
+    hfs_hash_options ho = HFS_HASH_OPTIONS_INIT;
+    ho.want = want;
+    ho.cache = cache;
+    ho.threads = threads;
+    hfs_hash_stats st;
+    if (hfs_hash_files(res->files, res->count, &ho, &st) < 0) {
+        fail("hash");
+        goto done;
+    }
+    if (hfs_hashcache_save(cache) < 0) {
+        fail("cache save");
+        goto done;
+    }
+    double t1 = hfs_now();
+    printf("files\t%zu\nfiles_read\t%zu\ncache_hits\t%zu\nracy\t%zu\nsecs\t%.3f\nrss_mib\t%.1f\n",
+           res->count, st.files_read, st.cache_hits, st.racy, t1 - t0, peak_rss_mib());
+    rc = 0;
+done:
+    free(want);
+    free(modes);
+    hfs_lfsrules_free(rules);
+    hfs_scan_result_free(res);
+    hfs_hashcache_free(cache);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "hash") == 0)
+        return bench_hash(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
+    if (argc == 5 && strcmp(argv[1], "replan") == 0)
+        return bench_replan(argv[2], argv[3], (unsigned)strtoul(argv[4], NULL, 10));
+    fprintf(stderr, "usage: bench-local hash DIR THREADS\n"
+                    "       bench-local replan DIR STATE_DIR THREADS\n");
+    return 64;
+}

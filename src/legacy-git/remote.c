@@ -1,0 +1,419 @@
+/* The bare clone cache of the git path and its hub remote: fetch what changed, push one
+ * commit; the remote and its credentials exist only in memory, never in the cache's config. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "common/error.h"
+#include "common/util.h"
+#include "legacy-git/lgit.h"
+
+/* Where the commit to push waits for the push (libgit2 pushes refs, not bare oids). */
+#define OUTGOING_REF "refs/hfsync/outgoing"
+/* The most "remote: …" text a message quotes. */
+#define REMOTE_SAYS_MAX 4000
+
+typedef enum { AUTH_OK, AUTH_NO_TOKEN, AUTH_REFUSED, AUTH_NO_BASIC } auth_state;
+
+struct lgit_remote {
+    git_repository *repo;
+    char *url, *token, *token_source, *what, *cache_dir;
+    /* per operation */
+    int auth_offers;
+    auth_state auth;
+    hfs_buf remote_says; /* the hub's sideband text ("remote: …") */
+    char *rejected;      /* the push status of a refused ref */
+};
+
+static void clear_operation(lgit_remote *r)
+{
+    r->auth_offers = 0;
+    r->auth = AUTH_OK;
+    hfs_buf_clear(&r->remote_says);
+    free(r->rejected);
+    r->rejected = NULL;
+}
+
+/* libgit2's message, after ours, and cleared. */
+static char *git_message(void)
+{
+    const git_error *e = git_error_last();
+    char *msg = hfs_strdup(e && e->message ? e->message : "libgit2 error");
+    git_error_clear();
+    return msg;
+}
+
+int lgit_remote_open(lgit_remote **out, const lgit_remote_options *opts)
+{
+    lgit_remote *r = hfs_calloc(1, sizeof(*r));
+    int rc = 0;
+    *out = NULL;
+    git_libgit2_init(); /* counted: lgit_remote_free shuts it down */
+    r->url = hfs_strdup(opts->url);
+    r->token = opts->token && *opts->token ? hfs_strdup(opts->token) : NULL;
+    r->token_source = hfs_strdup(opts->token_source ? opts->token_source : "no token");
+    r->what = hfs_strdup(opts->what ? opts->what : opts->url);
+    r->cache_dir = hfs_strdup(opts->cache_dir);
+
+    if (git_repository_open_bare(&r->repo, r->cache_dir) == 0)
+        goto done;
+    git_error_clear();
+    struct stat st;
+    if (stat(r->cache_dir, &st) == 0 && !(S_ISDIR(st.st_mode))) {
+        rc = hfs_error_set(HFS_ERROR, "the git cache %s is not a folder: remove it", r->cache_dir);
+        goto done;
+    }
+    if ((rc = hfs_mkdir_p(r->cache_dir)) < 0)
+        goto done;
+    git_repository_init_options io;
+    git_repository_init_options_init(&io, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+    io.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+    if (git_repository_init_ext(&r->repo, r->cache_dir, &io) < 0) {
+        char *why = git_message();
+        rc = hfs_error_set(HFS_ERROR,
+                           "cannot open or create the git cache %s: %s (remove the folder to "
+                           "start it afresh)",
+                           r->cache_dir, why);
+        free(why);
+    }
+done:
+    if (rc < 0)
+        lgit_remote_free(r);
+    else
+        *out = r;
+    return rc;
+}
+
+git_repository *lgit_remote_repo(const lgit_remote *r)
+{
+    return r->repo;
+}
+
+void lgit_remote_free(lgit_remote *r)
+{
+    if (!r)
+        return;
+    git_repository_free(r->repo);
+    if (r->token) {
+        /* Not left in freed memory for a core dump to show. */
+        memset(r->token, 0, strlen(r->token));
+        free(r->token);
+    }
+    free(r->url);
+    free(r->token_source);
+    free(r->what);
+    free(r->cache_dir);
+    free(r->rejected);
+    hfs_buf_free(&r->remote_says);
+    free(r);
+    git_libgit2_shutdown();
+}
+
+char *lgit_tracking_ref(const char *remote_ref)
+{
+    const char *rest = hfs_str_starts_with(remote_ref, "refs/") ? remote_ref + 5 : remote_ref;
+    return hfs_sprintf("refs/hfsync/%s", rest);
+}
+
+/* ---- callbacks ------------------------------------------------------------------------------ */
+
+/* The token is offered once per operation: a second request for credentials means the hub
+ * refused it, and asking again would only loop. */
+static int on_credentials(git_credential **out, const char *url, const char *user_from_url,
+                          unsigned int allowed, void *payload)
+{
+    (void)url;
+    (void)user_from_url;
+    lgit_remote *r = payload;
+    if (!(allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT)) {
+        r->auth = AUTH_NO_BASIC;
+        return GIT_EUSER;
+    }
+    if (!r->token) {
+        r->auth = AUTH_NO_TOKEN;
+        return GIT_EUSER;
+    }
+    if (r->auth_offers++ > 0) {
+        r->auth = AUTH_REFUSED;
+        return GIT_EUSER;
+    }
+    /* Any user name will do: the hub reads the token from the password. */
+    return git_credential_userpass_plaintext_new(out, "hfsync", r->token);
+}
+
+static int on_sideband(const char *str, int len, void *payload)
+{
+    lgit_remote *r = payload;
+    if (len > 0 && r->remote_says.len < REMOTE_SAYS_MAX)
+        hfs_buf_add(&r->remote_says, str, (size_t)len);
+    return 0;
+}
+
+static int on_push_status(const char *refname, const char *status, void *payload)
+{
+    lgit_remote *r = payload;
+    if (status && !r->rejected)
+        r->rejected = hfs_sprintf("%s: %s", refname, status);
+    return 0;
+}
+
+static git_remote_callbacks callbacks_for(lgit_remote *r)
+{
+    git_remote_callbacks cb;
+    git_remote_init_callbacks(&cb, GIT_REMOTE_CALLBACKS_VERSION);
+    cb.credentials = on_credentials;
+    cb.sideband_progress = on_sideband;
+    cb.push_update_reference = on_push_status;
+    cb.payload = r;
+    return cb;
+}
+
+/* The hub's own lines, one per line, without progress noise: "remote: " prefixes and
+ * carriage-return redraws dropped. Caller frees. */
+static char *hub_words(const lgit_remote *r)
+{
+    hfs_buf out = HFS_BUF_INIT;
+    const char *p = r->remote_says.ptr ? r->remote_says.ptr : "";
+    while (*p) {
+        size_t n = strcspn(p, "\r\n");
+        const char *line = p;
+        size_t len = n;
+        if (len >= 7 && strncmp(line, "remote:", 7) == 0) {
+            line += 7;
+            len -= 7;
+        }
+        while (len > 0 && (*line == ' ' || *line == '\t')) {
+            line++;
+            len--;
+        }
+        bool progress = p[n] == '\r';
+        if (len > 0 && !progress) {
+            if (out.len)
+                hfs_buf_puts(&out, "\n  ");
+            hfs_buf_add(&out, line, len);
+        }
+        p += n;
+        if (*p)
+            p++;
+    }
+    return hfs_buf_detach(&out);
+}
+
+/* An error of libgit2's transport as one of ours, naming the remote and what was done. */
+static int transport_fail(lgit_remote *r, int err, const char *doing)
+{
+    char *why = git_message();
+    char *said = hub_words(r);
+    int rc;
+    switch (r->auth) {
+    case AUTH_NO_TOKEN:
+        rc = hfs_error_set(HFS_EAUTH,
+                           "cannot %s %s over git: the hub asks for credentials and there is no "
+                           "token (set HF_TOKEN, or log in so the token file exists)",
+                           doing, r->what);
+        goto done;
+    case AUTH_REFUSED:
+        rc = hfs_error_set(HFS_EAUTH,
+                           "cannot %s %s over git: the hub refused the token from %s (401): check "
+                           "that it is valid and has access to the repo",
+                           doing, r->what, r->token_source);
+        goto done;
+    case AUTH_NO_BASIC:
+        rc = hfs_error_set(HFS_EAUTH,
+                           "cannot %s %s over git: the hub asks for credentials other than a "
+                           "user name and password, which is how the token is sent",
+                           doing, r->what);
+        goto done;
+    case AUTH_OK:
+        break;
+    }
+    if (err == GIT_ENONFASTFORWARD)
+        rc = hfs_error_set(HFS_ESTALE,
+                           "plan is stale: %s moved while it was being applied (%s); run "
+                           "`hfsync plan` again",
+                           r->what, why);
+    else if (strstr(why, "status code: 403"))
+        rc = hfs_error_set(HFS_EAUTH,
+                           "cannot %s %s over git: the hub answered 403: the token from %s may "
+                           "read but not write this repo (use a token with write access)",
+                           doing, r->what, r->token_source);
+    else if (strstr(why, "status code: 401"))
+        rc = hfs_error_set(HFS_EAUTH,
+                           "cannot %s %s over git: the hub answered 401 to the token from %s",
+                           doing, r->what, r->token_source);
+    else if (strstr(why, "status code: 404"))
+        rc = hfs_error_set(HFS_ENOTFOUND, "cannot %s %s over git: the hub has no such repo (%s)",
+                           doing, r->what, r->url);
+    else if (strstr(why, "failed to connect") || strstr(why, "failed to resolve") ||
+             strstr(why, "timed out") || strstr(why, "connection"))
+        rc = hfs_error_set(HFS_ENET, "cannot %s %s over git: %s (%s)", doing, r->what, why, r->url);
+    else
+        rc = hfs_error_set(HFS_ERROR, "cannot %s %s over git: %s%s%s", doing, r->what, why,
+                           *said ? "; the hub said:\n  " : "", said);
+done:
+    free(said);
+    free(why);
+    return rc;
+}
+
+/* The remote, in memory only (no name: nothing goes to the cache's config). The user's
+ * url.*.insteadOf rules are not applied: the URL is the endpoint's own, the one place the
+ * token may go (and libgit2 1.5 leaks a regex match per config entry when it applies them). */
+static int remote_new(git_remote **out, lgit_remote *r)
+{
+    git_remote_create_options co;
+    git_remote_create_options_init(&co, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+    co.repository = r->repo;
+    co.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    return git_remote_create_with_opts(out, r->url, &co);
+}
+
+/* ---- fetch ---------------------------------------------------------------------------------- */
+
+int lgit_remote_fetch(git_oid *out, lgit_remote *r, const char *remote_ref)
+{
+    git_remote *remote = NULL;
+    char *tracking = lgit_tracking_ref(remote_ref);
+    char *spec = hfs_sprintf("+%s:%s", remote_ref, tracking);
+    char *doing = hfs_sprintf("fetch %s of", remote_ref);
+    int rc = 0, err;
+    clear_operation(r);
+
+    if (remote_new(&remote, r) < 0) {
+        rc = transport_fail(r, -1, doing);
+        goto done;
+    }
+    git_fetch_options fo;
+    git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+    fo.callbacks = callbacks_for(r);
+    fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+    fo.update_fetchhead = 0;
+    fo.prune = GIT_FETCH_NO_PRUNE;
+    fo.proxy_opts.type = GIT_PROXY_AUTO;
+    git_strarray specs = {&spec, 1};
+    if ((err = git_remote_fetch(remote, &specs, &fo, NULL)) < 0) {
+        rc = transport_fail(r, err, doing);
+        goto done;
+    }
+    /* What the hub advertised is the truth: a ref it no longer has must not be answered
+     * from an old tracking ref. */
+    const git_remote_head **heads = NULL;
+    size_t n_heads = 0;
+    bool found = false;
+    if (git_remote_ls(&heads, &n_heads, remote) < 0) {
+        rc = transport_fail(r, -1, doing);
+        goto done;
+    }
+    for (size_t i = 0; i < n_heads && !found; i++)
+        if (strcmp(heads[i]->name, remote_ref) == 0) {
+            git_oid_cpy(out, &heads[i]->oid);
+            found = true;
+        }
+    if (!found) {
+        git_reference *stale = NULL;
+        if (git_reference_lookup(&stale, r->repo, tracking) == 0)
+            git_reference_delete(stale);
+        git_reference_free(stale);
+        git_error_clear();
+        rc = hfs_error_set(HFS_ENOTFOUND, "%s has no %s (the hub's refs: %zu)", r->what, remote_ref,
+                           n_heads);
+        goto done;
+    }
+    git_commit *commit = NULL;
+    if (git_commit_lookup(&commit, r->repo, out) < 0) {
+        char *why = git_message();
+        rc = hfs_error_set(HFS_ERROR, "the fetch of %s from %s did not bring its commit: %s",
+                           remote_ref, r->what, why);
+        free(why);
+    }
+    git_commit_free(commit);
+done:
+    git_remote_free(remote);
+    free(doing);
+    free(spec);
+    free(tracking);
+    return rc;
+}
+
+/* ---- push ----------------------------------------------------------------------------------- */
+
+static int set_ref(git_repository *repo, const char *name, const git_oid *oid)
+{
+    git_reference *ref = NULL;
+    int rc = 0;
+    if (git_reference_create(&ref, repo, name, oid, 1, NULL) < 0) {
+        char *why = git_message();
+        rc = hfs_error_set(HFS_ERROR, "cannot set %s in the git cache: %s", name, why);
+        free(why);
+    }
+    git_reference_free(ref);
+    return rc;
+}
+
+/* Is the push status one of git's "the ref moved" answers? */
+static bool moved_status(const char *status)
+{
+    return strstr(status, "non-fast-forward") || strstr(status, "fetch first") ||
+           strstr(status, "stale info") || strstr(status, "failed to lock");
+}
+
+int lgit_remote_push(lgit_remote *r, const git_oid *commit, const char *remote_ref)
+{
+    git_remote *remote = NULL;
+    char *spec = hfs_sprintf(OUTGOING_REF ":%s", remote_ref);
+    char *doing = hfs_sprintf("push to %s of", remote_ref);
+    char *tracking = NULL;
+    int rc = 0, err;
+    clear_operation(r);
+
+    if ((rc = set_ref(r->repo, OUTGOING_REF, commit)) < 0)
+        goto done;
+    if (remote_new(&remote, r) < 0) {
+        rc = transport_fail(r, -1, doing);
+        goto done;
+    }
+    git_push_options po;
+    git_push_options_init(&po, GIT_PUSH_OPTIONS_VERSION);
+    po.callbacks = callbacks_for(r);
+    po.pb_parallelism = 0; /* one packing thread per core */
+    po.proxy_opts.type = GIT_PROXY_AUTO;
+    git_strarray specs = {&spec, 1};
+    err = git_remote_push(remote, &specs, &po);
+    if (err < 0) {
+        rc = transport_fail(r, err, doing);
+        goto done;
+    }
+    if (r->rejected) {
+        char *said = hub_words(r);
+        if (moved_status(r->rejected))
+            rc = hfs_error_set(HFS_ESTALE,
+                               "plan is stale: %s moved while it was being applied (the hub "
+                               "answered %s); run `hfsync plan` again",
+                               r->what, r->rejected);
+        else
+            rc = hfs_error_set(HFS_EINVALID,
+                               "the hub refused the push to %s of %s (%s); nothing changed "
+                               "there%s%s",
+                               remote_ref, r->what, r->rejected, *said ? ". The hub said:\n  " : "",
+                               said);
+        free(said);
+        goto done;
+    }
+    tracking = lgit_tracking_ref(remote_ref);
+    rc = set_ref(r->repo, tracking, commit);
+done:
+    if (r->repo) {
+        git_reference *out = NULL;
+        if (git_reference_lookup(&out, r->repo, OUTGOING_REF) == 0)
+            git_reference_delete(out);
+        git_reference_free(out);
+        git_error_clear();
+    }
+    git_remote_free(remote);
+    free(tracking);
+    free(doing);
+    free(spec);
+    return rc;
+}
