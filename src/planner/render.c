@@ -200,70 +200,50 @@ static void render_text(hfs_buf *b, const hfs_plan *plan)
 
 /* ---- markdown -------------------------------------------------------------------------- */
 
+/* Writes c made safe for HTML and for a Markdown table cell; with `markdown`, Markdown's own
+ * emphasis, link and code characters are neutralised too (inside <code> they are literal). */
+static void md_char(hfs_buf *b, char c, bool markdown)
+{
+    switch (c) {
+    case '&':
+        hfs_buf_puts(b, "&amp;");
+        return;
+    case '<':
+        hfs_buf_puts(b, "&lt;");
+        return;
+    case '>':
+        hfs_buf_puts(b, "&gt;");
+        return;
+    case '|':
+        hfs_buf_puts(b, "&#124;");
+        return;
+    case '\n':
+    case '\r':
+        hfs_buf_putc(b, ' ');
+        return;
+    }
+    if (markdown && c == '`') {
+        hfs_buf_puts(b, "&#96;");
+        return;
+    }
+    if (markdown && strchr("*_[]\\", c))
+        hfs_buf_putc(b, '\\');
+    hfs_buf_putc(b, c);
+}
+
 /* Text that can hold anything (a path, a commit message), made safe for HTML and for a
  * Markdown table cell. */
 static void md_escape(hfs_buf *b, const char *s)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            hfs_buf_puts(b, "&amp;");
-            break;
-        case '<':
-            hfs_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            hfs_buf_puts(b, "&gt;");
-            break;
-        case '|':
-            hfs_buf_puts(b, "&#124;");
-            break;
-        case '`':
-            hfs_buf_puts(b, "&#96;");
-            break;
-        case '*':
-        case '_':
-        case '[':
-        case ']':
-        case '\\':
-            hfs_buf_putc(b, '\\');
-            hfs_buf_putc(b, *s);
-            break;
-        case '\n':
-        case '\r':
-            hfs_buf_putc(b, ' ');
-            break;
-        default:
-            hfs_buf_putc(b, *s);
-        }
-    }
+    for (; *s; s++)
+        md_char(b, *s, true);
 }
 
 static void md_code(hfs_buf *b, const char *s)
 {
     hfs_buf_puts(b, "<code>");
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            hfs_buf_puts(b, "&amp;");
-            break;
-        case '<':
-            hfs_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            hfs_buf_puts(b, "&gt;");
-            break;
-        case '|':
-            hfs_buf_puts(b, "&#124;");
-            break;
-        case '\n':
-        case '\r':
-            hfs_buf_putc(b, ' ');
-            break;
-        default:
-            hfs_buf_putc(b, *s);
-        }
-    }
+    for (; *s; s++)
+        md_char(b, *s, false);
     hfs_buf_puts(b, "</code>");
 }
 
