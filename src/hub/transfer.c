@@ -909,9 +909,11 @@ static int run(engine *eng)
         }
         CURLMsg *msg;
         int left;
+        bool finished = false;
         while ((msg = curl_multi_info_read(eng->multi, &left))) {
             if (msg->msg != CURLMSG_DONE)
                 continue;
+            finished = true;
             char *priv = NULL;
             CURLcode cc = msg->data.result;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
@@ -920,7 +922,10 @@ static int run(engine *eng)
             task_done(eng, t, cc);
         }
         reap(eng);
-        bool busy = advance_items(eng);
+        /* A finished request frees a slot (and may queue a verify or a completion): go round
+         * at once to start the next one rather than waiting for socket activity or the poll
+         * interval, which left slots idle for up to POLL_MS after every small file. */
+        bool busy = advance_items(eng) || finished;
         report(eng, false);
         if (eng->items_done == eng->n || eng->stop)
             break;
