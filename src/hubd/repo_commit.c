@@ -11,14 +11,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
+
 #include "common/error.h"
 #include "common/lfsrules.h"
 #include "common/util.h"
 #include "hubd/discussions.h"
+#include "hubd/fault.h"
 #include "hubd/repo.h"
 #include "hubd/repo_internal.h"
 
 #define COMMIT_RETRY_SECONDS 10.0
+/* From this many operations on, a commit's new objects go to the repository as one pack
+ * rather than as a loose file each: creating thousands of small files (and their folders)
+ * was most of the time of a big commit. Small commits stay loose, so packs stay few. */
+#define PACK_MIN_OPS 32
 
 /* ---- an editable tree: one treebuilder per folder the commit touches ------------------- */
 
@@ -371,6 +379,15 @@ static int ops_check(op_set *set, hubd_lfs_lookup_fn lfs_lookup, void *lfs_ctx)
     return rc;
 }
 
+/* The hub's disk full (--fault enospc): the blob write fails as a real full disk fails it. */
+static int disk_room(size_t len, const char *path)
+{
+    if (hubd_disk_take(len) < len)
+        return hfs_error_set(HFS_ERROR, "cannot store the content of '%s': %s", path,
+                             strerror(ENOSPC));
+    return 0;
+}
+
 static int write_fd_blob(git_oid *out, git_repository *repo, int fd, uint64_t size,
                          const char *path)
 {
@@ -393,6 +410,8 @@ static int write_fd_blob(git_oid *out, git_repository *repo, int fd, uint64_t si
                                got < 0 ? strerror(errno) : "it ended early");
             goto done;
         }
+        if ((rc = disk_room((size_t)got, path)) < 0)
+            goto done;
         if (git_odb_stream_write(st, buf, (size_t)got) < 0) {
             rc = repo_git_fail(HFS_ERROR, "cannot store the content of '%s'", path);
             goto done;
@@ -435,14 +454,75 @@ static int write_mem_blob(git_oid *out, git_repository *repo, oid_set *written, 
 {
     if (git_odb_hash(out, data, len, GIT_OBJECT_BLOB) < 0)
         return repo_git_fail(HFS_ERROR, "cannot hash the content of '%s'", path);
-    if (oid_set_add(written, out) && git_blob_create_from_buffer(out, repo, data, len) < 0)
-        return repo_git_fail(HFS_ERROR, "cannot store the content of '%s'", path);
+    if (!oid_set_add(written, out))
+        return 0;
+    int rc = disk_room(len, path);
+    if (rc == 0 && git_blob_create_from_buffer(out, repo, data, len) < 0)
+        rc = repo_git_fail(HFS_ERROR, "cannot store the content of '%s'", path);
+    return rc;
+}
+
+/* ---- new objects kept in memory, written as one pack --------------------------------- */
+
+typedef struct {
+    git_odb *odb;
+    git_odb_backend *mem; /* owned by odb once added */
+    bool dirty;           /* objects written since the last flush */
+} obj_batch;
+
+/* From here on, objects written through repo go to memory (when the commit is big enough);
+ * obj_batch_flush makes them part of the repository. */
+static int obj_batch_begin(obj_batch *b, git_repository *repo, size_t n_ops)
+{
+    *b = (obj_batch){0};
+    if (n_ops < PACK_MIN_OPS)
+        return 0;
+    git_odb_backend *mem = NULL;
+    if (git_repository_odb(&b->odb, repo) < 0 || git_mempack_new(&mem) < 0)
+        return repo_git_fail(HFS_ERROR, "cannot prepare the commit's objects");
+    if (git_odb_add_backend(b->odb, mem, 999) < 0) {
+        mem->free(mem);
+        return repo_git_fail(HFS_ERROR, "cannot prepare the commit's objects");
+    }
+    b->mem = mem;
+    b->dirty = true;
     return 0;
 }
 
-/* Writes the blob of every file and lfsFile op (once: a retried commit reuses them). */
+/* Writes what is in memory as a pack (indexed, so readers find the objects) and empties it.
+ * Called before a ref points at the objects. */
+static int obj_batch_flush(obj_batch *b, git_repository *repo, const char *ref)
+{
+    if (!b->mem || !b->dirty)
+        return 0;
+    git_buf pack = {0};
+    git_odb_writepack *wp = NULL;
+    git_indexer_progress stats = {0};
+    int rc = 0;
+    if (git_mempack_dump(&pack, repo, b->mem) < 0 || git_odb_write_pack(&wp, b->odb, NULL, NULL) < 0 ||
+        wp->append(wp, pack.ptr, pack.size, &stats) < 0 || wp->commit(wp, &stats) < 0)
+        rc = repo_git_fail(HFS_ERROR, "cannot store the objects of the commit on %s", ref);
+    if (wp)
+        wp->free(wp);
+    git_buf_dispose(&pack);
+    if (rc == 0) {
+        git_mempack_reset(b->mem);
+        b->dirty = false;
+    }
+    return rc;
+}
+
+static void obj_batch_end(obj_batch *b)
+{
+    git_odb_free(b->odb); /* the repository keeps its own reference, and the backend */
+    *b = (obj_batch){0};
+}
+
+/* Writes the blob of every file and lfsFile op (once: a retried commit reuses them): those
+ * streamed from a file when `streamed` (straight to a loose object, never held in memory),
+ * else the others. */
 static int ops_write_blobs(op_set *set, git_repository *repo, hubd_lfs_lookup_fn lfs_lookup,
-                           void *lfs_ctx)
+                           void *lfs_ctx, bool streamed)
 {
     oid_set written = {.cap = 16};
     while (written.cap < 2 * set->n)
@@ -453,7 +533,10 @@ static int ops_write_blobs(op_set *set, git_repository *repo, hubd_lfs_lookup_fn
     for (size_t i = 0; i < set->n && rc == 0; i++) {
         const hubd_op *op = &set->ops[i];
         const char *path = set->paths[i];
-        if (op->kind == HUBD_OP_FILE && !op->content && op->content_fd >= 0) {
+        bool from_fd = op->kind == HUBD_OP_FILE && !op->content && op->content_fd >= 0;
+        if (from_fd != streamed)
+            continue;
+        if (from_fd) {
             uint64_t size = 0;
             if ((rc = op_content_size(&size, op, path)) == 0)
                 rc = write_fd_blob(&set->blobs[i], repo, op->content_fd, size, path);
@@ -708,6 +791,7 @@ int hubd_repo_commit(hubd_commit_result *out, hubd_repos *repos, hfs_repo_kind k
     memset(out, 0, sizeof(*out));
     repo_session s = {0};
     op_set set = {.ops = ops, .n = n_ops};
+    obj_batch batch = {0};
     git_signature *sig = NULL;
     char *refname = NULL, *message = NULL;
     const char *parent = header ? header->parent_commit : NULL;
@@ -738,7 +822,9 @@ int hubd_repo_commit(hubd_commit_result *out, hubd_repos *repos, hfs_repo_kind k
         goto done;
     set.ref = refname;
     if ((rc = ops_check(&set, lfs_lookup, lfs_ctx)) < 0 ||
-        (rc = ops_write_blobs(&set, s.repo, lfs_lookup, lfs_ctx)) < 0 ||
+        (rc = ops_write_blobs(&set, s.repo, lfs_lookup, lfs_ctx, true)) < 0 ||
+        (rc = obj_batch_begin(&batch, s.repo, n_ops)) < 0 ||
+        (rc = ops_write_blobs(&set, s.repo, lfs_lookup, lfs_ctx, false)) < 0 ||
         (rc = repo_signature(&sig, header->author)) < 0)
         goto done;
     message = header->description && *header->description
@@ -794,7 +880,10 @@ int hubd_repo_commit(hubd_commit_result *out, hubd_repos *repos, hfs_repo_kind k
             }
             built = true;
             git_oid_cpy(&built_on, base);
+            batch.dirty = batch.mem != NULL;
         }
+        if ((rc = obj_batch_flush(&batch, s.repo, refname)) < 0)
+            goto done;
         if (create_pr) {
             if ((rc = open_pr(&out->pr_number, s.repo, repos, kind, id, &new_commit, base, header,
                               refname)) == 0) {
@@ -836,6 +925,7 @@ done:
     free(message);
     free(refname);
     git_signature_free(sig);
+    obj_batch_end(&batch);
     repo_session_close(&s);
     return rc;
 }
