@@ -18,8 +18,6 @@
 #define TREE_PAGE 1000
 #define TREE_PAGE_EXPANDED 50
 #define PATHS_INFO_MAX 1000
-#define PREUPLOAD_MAX_FILES 256
-#define PREUPLOAD_SAMPLE_MAX 1024
 
 json_t *hubd_entry_json(const hubd_entry *e, bool expand)
 {
@@ -233,12 +231,10 @@ static bool may_commit(hubd_request *req, const hubd_repo_meta *meta, const char
 void hubd_handle_preupload(hubd_request *req)
 {
     hubd_repo_meta meta;
-    json_t *body = NULL;
+    hubd_preupload_request pre = {0};
+    hubd_refusal why = {0};
     char *rev = NULL;
-    hubd_preupload_file *files = NULL;
     hubd_preupload_result *results = NULL;
-    unsigned char **samples = NULL;
-    size_t n = 0;
     if (!hubd_repo_visible(req, &meta))
         return;
     bool ok;
@@ -246,78 +242,26 @@ void hubd_handle_preupload(hubd_request *req)
     if (!ok)
         goto done;
     rev = hubd_route_join(&req->route, 0, req->route.n_rest);
-    if (!may_commit(req, &meta, rev, create_pr) || !(body = hubd_body_json(req)))
+    if (!may_commit(req, &meta, rev, create_pr))
         goto done;
-    json_t *jfiles = json_object_get(body, "files");
-    json_t *jign = json_object_get(body, "gitIgnore");
-    json_t *jattr = json_object_get(body, "gitAttributes");
-    if (!json_is_array(jfiles)) {
-        hubd_respond_error(req, 400, NULL,
-                           "preupload body needs \"files\": a list of {path, size, sample}");
-        goto done;
-    }
-    if ((jign && !json_is_null(jign) && !json_is_string(jign)) ||
-        (jattr && !json_is_null(jattr) && !json_is_string(jattr))) {
-        hubd_respond_error(req, 400, NULL,
-                           "preupload: \"gitIgnore\" and \"gitAttributes\" must be strings");
-        goto done;
-    }
-    n = json_array_size(jfiles);
-    if (n > PREUPLOAD_MAX_FILES) {
-        hubd_respond_error(req, 400, NULL,
-                           "preupload: %zu files in one call; the hub takes at most %d", n,
-                           PREUPLOAD_MAX_FILES);
+    if (hubd_parse_preupload(&pre, &why, req->body.ptr, req->body.len) < 0) {
+        hubd_respond_error(req, why.status, why.code, "%s", hfs_error_last());
         goto done;
     }
     char oid[41];
     if (!hubd_resolve_rev(req, rev, oid))
         goto done;
-    files = hfs_calloc(n ? n : 1, sizeof(*files));
+    size_t n = pre.n_files;
     results = hfs_calloc(n ? n : 1, sizeof(*results));
-    samples = hfs_calloc(n ? n : 1, sizeof(*samples));
-    for (size_t i = 0; i < n; i++) {
-        json_t *f = json_array_get(jfiles, i);
-        const char *path = json_string_value(json_object_get(f, "path"));
-        json_t *size = json_object_get(f, "size");
-        const char *sample = json_string_value(json_object_get(f, "sample"));
-        const char *why = NULL;
-        if (!path || !json_is_integer(size) || json_integer_value(size) < 0 ||
-            (json_object_get(f, "sample") && !sample)) {
-            hubd_respond_error(req, 400, NULL,
-                               "preupload: files[%zu] needs \"path\" (string), \"size\" (whole "
-                               "number of bytes) and \"sample\" (base64)",
-                               i);
-            goto done;
-        }
-        if (!hubd_path_valid(path, &why)) {
-            hubd_respond_error(req, 422, NULL, "Invalid path '%s' in files[%zu]: %s", path, i,
-                               why);
-            goto done;
-        }
-        size_t slen = sample ? strlen(sample) : 0;
-        size_t raw_len = 0;
-        if (slen > PREUPLOAD_SAMPLE_MAX * 2 ||
-            (sample && hubd_base64_decode(&samples[i], &raw_len, sample, slen) < 0)) {
-            hubd_respond_error(req, 400, NULL,
-                               "preupload: the sample of '%s' is not base64 of at most %d "
-                               "bytes",
-                               path, PREUPLOAD_SAMPLE_MAX);
-            goto done;
-        }
-        files[i].path = path;
-        files[i].size = (uint64_t)json_integer_value(size);
-        files[i].sample = samples[i];
-        files[i].sample_len = raw_len;
-    }
-    int rc = hubd_repo_preupload(results, req->srv->repos, meta.kind, meta.id, oid, files, n,
-                                 json_string_value(jattr), json_string_value(jign));
+    int rc = hubd_repo_preupload(results, req->srv->repos, meta.kind, meta.id, oid, pre.files, n,
+                                 pre.git_attributes, pre.git_ignore);
     if (rc < 0) {
         hubd_respond_rc(req, rc, "EntryNotFound");
         goto done;
     }
     json_t *list = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_pack("{s:s, s:s, s:b}", "path", files[i].path, "uploadMode",
+        json_t *o = json_pack("{s:s, s:s, s:b}", "path", pre.files[i].path, "uploadMode",
                               results[i].is_lfs ? "lfs" : "regular", "shouldIgnore",
                               results[i].should_ignore);
         if (results[i].has_oid)
@@ -326,12 +270,8 @@ void hubd_handle_preupload(hubd_request *req)
     }
     hubd_respond_json(req, 200, json_pack("{s:o, s:s}", "files", list, "commitOid", oid));
 done:
-    for (size_t i = 0; samples && i < n; i++)
-        free(samples[i]);
-    free(samples);
-    free(files);
     free(results);
-    json_decref(body);
+    hubd_preupload_request_clear(&pre);
     free(rev);
     hubd_repo_meta_clear(&meta);
 }

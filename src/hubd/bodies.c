@@ -153,6 +153,94 @@ done:
     return rc;
 }
 
+/* ---- preupload ----------------------------------------------------------------------------- */
+
+static int preupload_refuse(hubd_refusal *why, unsigned status)
+{
+    why->status = status;
+    why->code = NULL;
+    return HFS_EINVALID;
+}
+
+int hubd_parse_preupload(hubd_preupload_request *out, hubd_refusal *why, const char *body,
+                         size_t len)
+{
+    memset(out, 0, sizeof(*out));
+    if (hubd_parse_json_object(&out->body, body, len) < 0)
+        return preupload_refuse(why, 400);
+    json_t *jfiles = json_object_get(out->body, "files");
+    json_t *jign = json_object_get(out->body, "gitIgnore");
+    json_t *jattr = json_object_get(out->body, "gitAttributes");
+    if (!json_is_array(jfiles)) {
+        hfs_error_set(HFS_EINVALID, "preupload body needs \"files\": a list of {path, size, "
+                                    "sample}");
+        return preupload_refuse(why, 400);
+    }
+    if ((jign && !json_is_null(jign) && !json_is_string(jign)) ||
+        (jattr && !json_is_null(jattr) && !json_is_string(jattr))) {
+        hfs_error_set(HFS_EINVALID,
+                      "preupload: \"gitIgnore\" and \"gitAttributes\" must be strings");
+        return preupload_refuse(why, 400);
+    }
+    out->git_ignore = json_string_value(jign);
+    out->git_attributes = json_string_value(jattr);
+    size_t n = json_array_size(jfiles);
+    if (n > HUBD_PREUPLOAD_MAX_FILES) {
+        hfs_error_set(HFS_EINVALID, "preupload: %zu files in one call; the hub takes at most %d",
+                      n, HUBD_PREUPLOAD_MAX_FILES);
+        return preupload_refuse(why, 400);
+    }
+    out->files = hfs_calloc(n ? n : 1, sizeof(*out->files));
+    out->samples = hfs_calloc(n ? n : 1, sizeof(*out->samples));
+    out->n_files = n;
+    for (size_t i = 0; i < n; i++) {
+        json_t *f = json_array_get(jfiles, i);
+        const char *path = json_string_value(json_object_get(f, "path"));
+        json_t *size = json_object_get(f, "size");
+        const char *sample = json_string_value(json_object_get(f, "sample"));
+        const char *reason = NULL;
+        if (!path || !json_is_integer(size) || json_integer_value(size) < 0 ||
+            (json_object_get(f, "sample") && !sample)) {
+            hfs_error_set(HFS_EINVALID,
+                          "preupload: files[%zu] needs \"path\" (string), \"size\" (whole "
+                          "number of bytes) and \"sample\" (base64)",
+                          i);
+            return preupload_refuse(why, 400);
+        }
+        if (!hubd_path_valid(path, &reason)) {
+            hfs_error_set(HFS_EINVALID, "Invalid path '%s' in files[%zu]: %s", path, i, reason);
+            return preupload_refuse(why, 422);
+        }
+        size_t slen = sample ? strlen(sample) : 0;
+        size_t raw_len = 0;
+        if (slen > HUBD_PREUPLOAD_SAMPLE_MAX * 2 ||
+            (sample && hubd_base64_decode(&out->samples[i], &raw_len, sample, slen) < 0) ||
+            raw_len > HUBD_PREUPLOAD_SAMPLE_MAX) {
+            hfs_error_set(HFS_EINVALID,
+                          "preupload: the sample of '%s' is not base64 of at most %d bytes",
+                          path, HUBD_PREUPLOAD_SAMPLE_MAX);
+            return preupload_refuse(why, 400);
+        }
+        out->files[i].path = path;
+        out->files[i].size = (uint64_t)json_integer_value(size);
+        out->files[i].sample = out->samples[i];
+        out->files[i].sample_len = raw_len;
+    }
+    return 0;
+}
+
+void hubd_preupload_request_clear(hubd_preupload_request *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; r->samples && i < r->n_files; i++)
+        free(r->samples[i]);
+    free(r->samples);
+    free(r->files);
+    json_decref(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
 /* ---- LFS batch --------------------------------------------------------------------------- */
 
 void hubd_lfs_batch_request_clear(hubd_lfs_batch_request *b)

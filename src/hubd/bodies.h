@@ -39,6 +39,28 @@ int hubd_parse_paths_form(hubd_paths_query *out, const char *body, size_t len);
 int hubd_parse_paths_json(hubd_paths_query *out, const char *body, size_t len);
 void hubd_paths_query_clear(hubd_paths_query *q);
 
+/* ---- preupload ----------------------------------------------------------------------------- */
+
+#define HUBD_PREUPLOAD_MAX_FILES 256
+#define HUBD_PREUPLOAD_SAMPLE_MAX 1024 /* bytes of a file's sample, decoded */
+
+typedef struct {
+    hubd_preupload_file *files; /* paths point into the body (keep the request alive) */
+    unsigned char **samples;    /* decoded samples, owned */
+    size_t n_files;
+    const char *git_attributes; /* "gitAttributes" and "gitIgnore": NULL when absent or null */
+    const char *git_ignore;
+    json_t *body; /* owns the strings above */
+} hubd_preupload_request;
+
+/* The preupload body {"files": [{path, size, sample}], "gitAttributes"?, "gitIgnore"?}.
+ * Refused with *why: 400 not a JSON object, a file without path/size/base64 sample, a
+ * sample over HUBD_PREUPLOAD_SAMPLE_MAX or more than HUBD_PREUPLOAD_MAX_FILES files; 422 an
+ * invalid path. The message names the file. Clear *out either way. */
+int hubd_parse_preupload(hubd_preupload_request *out, hubd_refusal *why, const char *body,
+                         size_t len);
+void hubd_preupload_request_clear(hubd_preupload_request *r);
+
 /* ---- LFS batch --------------------------------------------------------------------------- */
 
 typedef struct {

@@ -119,6 +119,8 @@ def from_traces(shared):
                     add("hubd_lfs_batch", body)
                 elif "/paths-info/" in path:
                     add("hubd_paths_json" if "json" in ctype else "hubd_paths_form", body)
+                elif "/preupload/" in path:
+                    add("hubd_preupload", body)
             rb = ex["resp_body"]
             status = ex["status"]
             if status is None:
@@ -292,6 +294,10 @@ def handwritten():
     add("hubd_lfs_batch", json.dumps({"operation": "upload", "transfers": ["basic", "multipart",
                                      "xet"], "hash_algo": "sha_256", "objects": [],
                                       "ref": {"name": "refs/pr/3"}}))
+    add("hubd_preupload", json.dumps({"files": [
+        {"path": "a b/c.txt", "size": 5, "sample": "aGVsbG8="},
+        {"path": "w.bin", "size": 12582912, "sample": ""}],
+        "gitAttributes": "*.bin filter=lfs diff=lfs merge=lfs -text\n", "gitIgnore": None}))
     add("hubd_paths_form", "paths=a%20b&paths%5B%5D=c+d&expand=True&other=1&&=x")
     add("hubd_paths_json", '{"paths":["a","b/c","\\u00e9"],"expand":true}')
     for p in ["/api/models/a/b/tree/refs%2Fpr%2F1/sub/dir", "/datasets/a/b.git/info/refs",
