@@ -30,6 +30,13 @@ static uint64_t chunk_size_for(uint64_t size, uint64_t threshold)
     return chunk;
 }
 
+/* What a part URL's signature covers beside the oid and size: the part number (below
+ * 100,000 < 2^17) and the chunk size. */
+static uint64_t part_extra(uint64_t part, uint64_t chunk)
+{
+    return part | chunk << 17;
+}
+
 static char *signed_url(hubd_request *req, const char *base, const char *oid, const char *action,
                         uint64_t size, uint64_t extra, int64_t expires, const char *params)
 {
@@ -54,8 +61,10 @@ static json_t *upload_action(hubd_request *req, const hubd_repo_meta *meta, cons
         for (uint64_t p = 1; p <= parts; p++) {
             char key[24], params[48];
             snprintf(key, sizeof(key), "%05" PRIu64, p);
-            snprintf(params, sizeof(params), "part=%" PRIu64 "&", p);
-            char *url = signed_url(req, base, oid, "part", size, p, expires, params);
+            /* The chunk size is signed with the part: the part is written at its offset. */
+            snprintf(params, sizeof(params), "part=%" PRIu64 "&chunk=%" PRIu64 "&", p, chunk);
+            char *url = signed_url(req, base, oid, "part", size, part_extra(p, chunk), expires,
+                                   params);
             json_object_set_new(header, key, json_string(url));
             free(url);
         }
@@ -221,11 +230,14 @@ bool hubd_lfs_upload_begin(hubd_request *req)
         return false;
     }
     bool is_part = hubd_query(req, "part") != NULL;
+    uint64_t chunk = 0;
     if (!query_number(req, "size", &req->upload_size) || !query_number(req, "expires", &expires) ||
-        (is_part && (!query_number(req, "part", &part) || part == 0 || part > 99999)))
+        (is_part && (!query_number(req, "part", &part) || part == 0 || part > 99999 ||
+                     !query_number(req, "chunk", &chunk) || chunk == 0 || chunk >= 1ull << 46)))
         return bad_signature(req, "upload");
     if (!hubd_sign_check(req->srv->signer, hubd_query(req, "sig"), is_part ? "part" : "put", oid,
-                         req->upload_size, is_part ? part : 0, (int64_t)expires))
+                         req->upload_size, is_part ? part_extra(part, chunk) : 0,
+                         (int64_t)expires))
         return bad_signature(req, "upload");
     const char *cl = hubd_header(req, "Content-Length");
     if (!is_part && cl && strtoull(cl, NULL, 10) != req->upload_size) {
@@ -235,7 +247,8 @@ bool hubd_lfs_upload_begin(hubd_request *req)
                            cl, req->upload_size);
         return false;
     }
-    int rc = is_part ? hubd_lfs_part_begin(&req->writer, req->srv->lfs, oid, (unsigned)part)
+    int rc = is_part ? hubd_lfs_part_begin(&req->writer, req->srv->lfs, oid, (unsigned)part,
+                                           req->upload_size, chunk)
                      : hubd_lfs_writer_begin(&req->writer, req->srv->lfs, oid, req->upload_size);
     if (rc < 0) {
         hubd_respond_rc(req, rc, NULL);
@@ -303,7 +316,7 @@ static void complete_multipart(hubd_request *req)
         numbers[i] = (unsigned)json_integer_value(num);
         etags[i] = etag;
     }
-    int rc = hubd_lfs_multipart_complete(req->srv->lfs, oid, size, numbers, etags, n);
+    int rc = hubd_lfs_multipart_complete(req->srv->lfs, oid, size, chunk, numbers, etags, n);
     if (rc < 0)
         hubd_respond_rc(req, rc, NULL);
     else

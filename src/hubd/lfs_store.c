@@ -1,11 +1,15 @@
 /* The local hub's LFS object store: objects at ROOT/lfs/objects/AB/CD/OID, uploads streamed
- * into ROOT/lfs/tmp and renamed into place only once their sha256 and size check out. */
+ * into ROOT/lfs/tmp and renamed into place only once their sha256 and size check out.
+ * Multipart uploads write each part in place into one file (ROOT/lfs/parts/OID/data) and
+ * hash the parts as soon as they are contiguous, so completing a big object costs no copy
+ * and almost no hashing. */
 #include "hubd/lfs_store.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,17 +29,47 @@
 /* Parts of multipart uploads that were never completed are dropped after this long. */
 #define STALE_PARTS_SECONDS (7 * 24 * 3600)
 
+/* How many multipart uploads keep their progress in memory; beyond that the least recently
+ * touched idle one is forgotten (its completion then hashes the whole object). */
+#define MAX_MULTIPART_STATES 256
+
+/* A multipart upload in progress: which parts are in, and the sha256 of parts 1..hashed. */
+typedef struct mp_state mp_state;
+struct mp_state {
+    mp_state *next;
+    char oid[65];
+    uint64_t size, chunk;
+    unsigned n_parts;
+    bool *done;         /* done[k-1]: part k is written in full */
+    unsigned hashed;    /* parts 1..hashed are in sha */
+    EVP_MD_CTX *sha;
+    bool hashing;       /* a thread is hashing (outside the lock) */
+    bool completing;    /* a completion owns the data file: no more part writes */
+    unsigned writers;   /* part uploads writing now */
+    unsigned generation; /* bumped when a hashed part is written again: hashing restarts */
+    time_t touched;
+};
+
 struct hubd_lfs_store {
     char *objects_dir;
     char *tmp_dir;
     char *parts_dir;
+    pthread_mutex_t lock; /* guards the mp_state list and every mp_state */
+    pthread_cond_t idle;  /* a state stopped hashing or lost a writer */
+    pthread_cond_t work;  /* a part came in: the hasher has something to do */
+    mp_state *uploads;
+    size_t n_uploads;
+    pthread_t hasher; /* hashes parts in the background, so part answers never wait */
+    bool hasher_running, stopping;
 };
 
 struct hubd_lfs_writer {
     hubd_lfs_store *store;
     char oid[65];
-    uint64_t size;      /* whole objects: the size the bytes must add up to */
+    uint64_t size;      /* the size the bytes must add up to: the object's, or the part's */
     unsigned part;      /* 0 for a whole object */
+    mp_state *mp;       /* a part: its upload (a writer counted in mp->writers) */
+    uint64_t base;      /* a part: where it starts in the object */
     int fd;
     char *tmp_path;
     EVP_MD_CTX *md;     /* sha256 of an object, md5 of a part (its ETag, as S3 does) */
@@ -109,6 +143,8 @@ static void sweep(hubd_lfs_store *s)
     }
 }
 
+static void *hasher_main(void *arg);
+
 int hubd_lfs_store_open(hubd_lfs_store **out, const char *root)
 {
     int rc;
@@ -119,12 +155,20 @@ int hubd_lfs_store_open(hubd_lfs_store **out, const char *root)
     s->tmp_dir = hfs_path_join(lfs, "tmp");
     s->parts_dir = hfs_path_join(lfs, "parts");
     free(lfs);
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->idle, NULL);
+    pthread_cond_init(&s->work, NULL);
     if ((rc = hfs_mkdir_p(s->objects_dir)) < 0 || (rc = hfs_mkdir_p(s->tmp_dir)) < 0 ||
         (rc = hfs_mkdir_p(s->parts_dir)) < 0) {
         hubd_lfs_store_free(s);
         return rc;
     }
     sweep(s);
+    if (pthread_create(&s->hasher, NULL, hasher_main, s) != 0) {
+        hubd_lfs_store_free(s);
+        return hfs_error_set(HFS_ERROR, "cannot start the LFS store's hashing thread");
+    }
+    s->hasher_running = true;
     *out = s;
     return 0;
 }
@@ -133,9 +177,26 @@ void hubd_lfs_store_free(hubd_lfs_store *s)
 {
     if (!s)
         return;
+    if (s->hasher_running) {
+        pthread_mutex_lock(&s->lock);
+        s->stopping = true;
+        pthread_cond_broadcast(&s->work);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->hasher, NULL);
+    }
     free(s->objects_dir);
     free(s->tmp_dir);
     free(s->parts_dir);
+    while (s->uploads) {
+        mp_state *m = s->uploads;
+        s->uploads = m->next;
+        EVP_MD_CTX_free(m->sha);
+        free(m->done);
+        free(m);
+    }
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->idle);
+    pthread_cond_destroy(&s->work);
     free(s);
 }
 
@@ -207,13 +268,235 @@ int hubd_lfs_writer_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *
     return writer_new(out, s, oid, size, 0);
 }
 
-int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *oid,
-                        unsigned part_number)
+/* ---- multipart uploads in progress --------------------------------------------------- */
+
+static void mp_free(mp_state *m)
 {
-    if (part_number == 0 || part_number > 99999)
-        return hfs_error_set(HFS_EINVALID, "part number %u is out of range (1 to 99999)",
-                             part_number);
-    return writer_new(out, s, oid, 0, part_number);
+    if (!m)
+        return;
+    EVP_MD_CTX_free(m->sha);
+    free(m->done);
+    free(m);
+}
+
+/* Starts the running hash over (lock held, nobody hashing). */
+static void mp_restart_hash(mp_state *m)
+{
+    EVP_DigestInit_ex(m->sha, EVP_sha256(), NULL);
+    m->hashed = 0;
+}
+
+static bool mp_busy(const mp_state *m)
+{
+    return m->writers || m->hashing || m->completing;
+}
+
+static void mp_unlink(hubd_lfs_store *s, mp_state *m)
+{
+    for (mp_state **pp = &s->uploads; *pp; pp = &(*pp)->next) {
+        if (*pp == m) {
+            *pp = m->next;
+            s->n_uploads--;
+            return;
+        }
+    }
+}
+
+static mp_state *mp_find(hubd_lfs_store *s, const char *oid)
+{
+    for (mp_state *m = s->uploads; m; m = m->next)
+        if (strcmp(m->oid, oid) == 0)
+            return m;
+    return NULL;
+}
+
+/* The upload of oid with this size and chunk (lock held): found, or made anew. An idle state
+ * issued with another size or chunk is replaced; a busy one is an error. */
+static int mp_get(mp_state **out, hubd_lfs_store *s, const char *oid, uint64_t size,
+                  uint64_t chunk)
+{
+    mp_state *m = mp_find(s, oid);
+    if (m && (m->size != size || m->chunk != chunk)) {
+        if (mp_busy(m))
+            return hfs_error_set(HFS_ELOCKED,
+                                 "another multipart upload of LFS object %s (in parts of %llu "
+                                 "bytes) is in progress; try again when it is over",
+                                 oid, (unsigned long long)m->chunk);
+        mp_unlink(s, m);
+        mp_free(m);
+        m = NULL;
+    }
+    if (!m) {
+        if (s->n_uploads >= MAX_MULTIPART_STATES) {
+            mp_state *oldest = NULL;
+            for (mp_state *o = s->uploads; o; o = o->next)
+                if (!mp_busy(o) && (!oldest || o->touched < oldest->touched))
+                    oldest = o;
+            if (oldest) {
+                mp_unlink(s, oldest);
+                mp_free(oldest);
+            }
+        }
+        m = hfs_calloc(1, sizeof(*m));
+        memcpy(m->oid, oid, 65);
+        m->size = size;
+        m->chunk = chunk;
+        m->n_parts = (unsigned)((size + chunk - 1) / chunk);
+        m->done = hfs_calloc(m->n_parts, sizeof(bool));
+        m->sha = EVP_MD_CTX_new();
+        if (!m->sha) {
+            mp_free(m);
+            return hfs_error_set(HFS_ERROR, "cannot start hashing an upload: OpenSSL failed");
+        }
+        mp_restart_hash(m);
+        m->next = s->uploads;
+        s->uploads = m;
+        s->n_uploads++;
+    }
+    m->touched = time(NULL);
+    *out = m;
+    return 0;
+}
+
+/* Hashes the parts that follow the hashed ones and are in (lock held on entry and exit,
+ * released while reading). One thread at a time; the others leave it to that one. */
+static void mp_advance(hubd_lfs_store *s, mp_state *m)
+{
+    if (m->hashing || m->completing)
+        return;
+    m->hashing = true;
+    char *path = hfs_sprintf("%s/%s/data", s->parts_dir, m->oid);
+    char *buf = NULL;
+    EVP_MD_CTX *work = EVP_MD_CTX_new();
+    while (work && !m->completing && m->hashed < m->n_parts && m->done[m->hashed]) {
+        unsigned gen = m->generation;
+        uint64_t off = (uint64_t)m->hashed * m->chunk;
+        uint64_t len = m->size - off < m->chunk ? m->size - off : m->chunk;
+        EVP_MD_CTX_copy_ex(work, m->sha);
+        pthread_mutex_unlock(&s->lock);
+        bool ok = false;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            if (!buf)
+                buf = hfs_malloc(COPY_CHUNK);
+            ok = true;
+            for (uint64_t at = off; ok && at < off + len;) {
+                size_t want = off + len - at < COPY_CHUNK ? (size_t)(off + len - at) : COPY_CHUNK;
+                ssize_t n = pread(fd, buf, want, (off_t)at);
+                if (n < 0 && errno == EINTR)
+                    continue;
+                ok = n > 0 && EVP_DigestUpdate(work, buf, (size_t)n);
+                at += n > 0 ? (uint64_t)n : 0;
+            }
+            close(fd);
+        }
+        pthread_mutex_lock(&s->lock);
+        /* A part written again meanwhile (a retry) may have changed hashed bytes: start over,
+         * and let the completion hash what is left. */
+        if (!ok || gen != m->generation) {
+            mp_restart_hash(m);
+            break;
+        }
+        EVP_MD_CTX_copy_ex(m->sha, work);
+        m->hashed++;
+    }
+    EVP_MD_CTX_free(work);
+    free(buf);
+    free(path);
+    m->hashing = false;
+    pthread_cond_broadcast(&s->idle);
+}
+
+static bool mp_ready(const mp_state *m)
+{
+    return !m->hashing && !m->completing && m->hashed < m->n_parts && m->done[m->hashed];
+}
+
+/* The background hasher: whichever upload has its next part in gets it hashed. */
+static void *hasher_main(void *arg)
+{
+    hubd_lfs_store *s = arg;
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        mp_state *m = s->uploads;
+        while (m && !mp_ready(m))
+            m = m->next;
+        if (m)
+            mp_advance(s, m); /* m stays listed: only a completion unlinks, after hashing */
+        else
+            pthread_cond_wait(&s->work, &s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *oid,
+                        unsigned part_number, uint64_t size, uint64_t chunk)
+{
+    *out = NULL;
+    if (!hubd_lfs_oid_valid(oid))
+        return hfs_error_set(HFS_EINVALID, "'%.80s' is not an LFS oid (64 lowercase hex digits)",
+                             oid ? oid : "");
+    if (size == 0 || chunk == 0 || (size + chunk - 1) / chunk > 99999)
+        return hfs_error_set(HFS_EINVALID,
+                             "a multipart upload of %llu bytes in parts of %llu bytes is not "
+                             "possible (1 to 99999 parts)",
+                             (unsigned long long)size, (unsigned long long)chunk);
+    uint64_t n_parts = (size + chunk - 1) / chunk;
+    if (part_number == 0 || part_number > n_parts)
+        return hfs_error_set(HFS_EINVALID, "part number %u is out of range (1 to %llu)",
+                             part_number, (unsigned long long)n_parts);
+    uint64_t offset = (uint64_t)(part_number - 1) * chunk;
+
+    pthread_mutex_lock(&s->lock);
+    mp_state *m = NULL;
+    int rc = mp_get(&m, s, oid, size, chunk);
+    if (rc == 0 && m->completing)
+        rc = hfs_error_set(HFS_ELOCKED,
+                           "the multipart upload of LFS object %s is being completed; parts "
+                           "can no longer be sent",
+                           oid);
+    if (rc == 0) {
+        /* Sent again (a retry): it is not in until this upload finishes, and if its bytes were
+         * hashed (or are being hashed), the hash must start over. */
+        m->done[part_number - 1] = false;
+        if (part_number <= m->hashed || (m->hashing && part_number == m->hashed + 1)) {
+            m->generation++;
+            if (!m->hashing)
+                mp_restart_hash(m);
+        }
+        m->writers++;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (rc < 0)
+        return rc;
+
+    hubd_lfs_writer *w = hfs_calloc(1, sizeof(*w));
+    w->store = s;
+    memcpy(w->oid, oid, 65);
+    w->part = part_number;
+    w->mp = m;
+    w->base = offset;
+    w->size = size - offset < chunk ? size - offset : chunk;
+    w->fd = -1;
+    char *dir = part_dir(s, oid);
+    w->tmp_path = hfs_path_join(dir, "data");
+    if ((rc = hfs_mkdir_p(dir)) == 0) {
+        w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        if (w->fd < 0 || lseek(w->fd, (off_t)offset, SEEK_SET) < 0)
+            rc = hfs_error_set(HFS_ERROR, "cannot open %s for part %u: %s", w->tmp_path,
+                               part_number, strerror(errno));
+    }
+    free(dir);
+    w->md = EVP_MD_CTX_new();
+    if (rc == 0 && (!w->md || !EVP_DigestInit_ex(w->md, EVP_md5(), NULL)))
+        rc = hfs_error_set(HFS_ERROR, "cannot start hashing an upload: OpenSSL failed");
+    if (rc < 0) {
+        hubd_lfs_writer_abort(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
 }
 
 static int write_all(int fd, const void *data, size_t len, const char *path)
@@ -234,18 +517,23 @@ static int write_all(int fd, const void *data, size_t len, const char *path)
 
 int hubd_lfs_writer_write(hubd_lfs_writer *w, const void *data, size_t len)
 {
-    if (w->part == 0 && w->written + len > w->size)
+    if (w->written + len > w->size) {
+        if (w->part)
+            return hfs_error_set(HFS_EINVALID,
+                                 "part %u of LFS object %s is longer than its %llu bytes",
+                                 w->part, w->oid, (unsigned long long)w->size);
         return hfs_error_set(HFS_EINVALID,
                              "upload of LFS object %s is longer than its declared size %llu",
                              w->oid, (unsigned long long)w->size);
+    }
     int rc = write_all(w->fd, data, len, w->tmp_path);
     if (rc < 0)
         return rc;
     EVP_DigestUpdate(w->md, data, len);
     w->written += len;
     if (w->written - w->synced >= WRITEBACK_EVERY) {
-        sync_file_range(w->fd, (off64_t)w->synced, (off64_t)(w->written - w->synced),
-                        SYNC_FILE_RANGE_WRITE);
+        sync_file_range(w->fd, (off64_t)(w->base + w->synced),
+                        (off64_t)(w->written - w->synced), SYNC_FILE_RANGE_WRITE);
         w->synced = w->written;
     }
     return 0;
@@ -298,6 +586,15 @@ static void writer_free(hubd_lfs_writer *w, bool unlink_tmp)
 {
     if (w->fd >= 0)
         close(w->fd);
+    if (w->mp) {
+        /* a part writes into the upload's shared file: never removed here */
+        hubd_lfs_store *s = w->store;
+        pthread_mutex_lock(&s->lock);
+        w->mp->writers--;
+        pthread_cond_broadcast(&s->idle);
+        pthread_mutex_unlock(&s->lock);
+        unlink_tmp = false;
+    }
     if (unlink_tmp && w->tmp_path)
         unlink(w->tmp_path);
     free(w->tmp_path);
@@ -350,27 +647,22 @@ int hubd_lfs_part_finish(hubd_lfs_writer *w, char *etag_out, size_t etag_size)
 {
     int rc = 0;
     char md5[33] = "";
-    char *dir = part_dir(w->store, w->oid);
-    char *dest = part_path(w->store, w->oid, w->part, "");
-    char *etag_path = part_path(w->store, w->oid, w->part, ".etag");
+    hubd_lfs_store *s = w->store;
+    char *etag_path = part_path(s, w->oid, w->part, ".etag");
     char *etag_tmp = NULL;
     int etag_fd = -1;
-    bool renamed = false;
     digest_hex(w->md, md5, sizeof(md5));
-    if (fsync(w->fd) != 0) {
-        rc = hfs_error_set(HFS_ERROR, "cannot flush %s: %s", w->tmp_path, strerror(errno));
+    if (w->written != w->size) {
+        rc = hfs_error_set(HFS_EINVALID,
+                           "part %u of LFS object %s ended after %llu bytes; it has %llu",
+                           w->part, w->oid, (unsigned long long)w->written,
+                           (unsigned long long)w->size);
         goto done;
     }
-    if ((rc = hfs_mkdir_p(dir)) < 0)
-        goto done;
-    if (rename(w->tmp_path, dest) != 0) {
-        rc = hfs_error_set(HFS_ERROR, "cannot move %s to %s: %s", w->tmp_path, dest,
-                           strerror(errno));
-        goto done;
-    }
-    renamed = true;
-    /* the ETag goes beside the part so the completion can check it before copying anything */
-    if ((rc = open_tmp(w->store, &etag_tmp, &etag_fd)) < 0)
+    /* No fsync per part: the completion flushes the whole file before the object appears,
+     * and hashes it, so a part lost in a crash is caught there. */
+    /* the ETag goes beside the data so the completion can check it before anything else */
+    if ((rc = open_tmp(s, &etag_tmp, &etag_fd)) < 0)
         goto done;
     char quoted[40];
     snprintf(quoted, sizeof(quoted), "\"%s\"", md5);
@@ -382,6 +674,10 @@ int hubd_lfs_part_finish(hubd_lfs_writer *w, char *etag_out, size_t etag_size)
         goto done;
     }
     snprintf(etag_out, etag_size, "%s", quoted);
+    pthread_mutex_lock(&s->lock);
+    w->mp->done[w->part - 1] = true;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->lock);
 done:
     if (etag_fd >= 0)
         close(etag_fd);
@@ -389,56 +685,57 @@ done:
         unlink(etag_tmp);
     free(etag_tmp);
     free(etag_path);
-    free(dest);
-    free(dir);
-    writer_free(w, !renamed);
+    writer_free(w, false);
     return rc;
 }
 
-static int append_part(int out_fd, const char *out_path, const char *part, EVP_MD_CTX *md,
-                       char *buf, uint64_t *total)
+/* Hashes bytes [from, to) of fd into md. */
+static int hash_range(EVP_MD_CTX *md, int fd, uint64_t from, uint64_t to, const char *path)
 {
-    int fd = open(part, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return hfs_error_set(HFS_ERROR, "cannot read %s: %s", part, strerror(errno));
+    char *buf = hfs_malloc(COPY_CHUNK);
     int rc = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf, COPY_CHUNK);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = hfs_error_set(HFS_ERROR, "cannot read %s: %s", part, strerror(errno));
+    for (uint64_t at = from; at < to;) {
+        size_t want = to - at < COPY_CHUNK ? (size_t)(to - at) : COPY_CHUNK;
+        ssize_t n = pread(fd, buf, want, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = hfs_error_set(HFS_ERROR, "cannot read %s at byte %llu: %s", path,
+                               (unsigned long long)at, n < 0 ? strerror(errno) : "it ends there");
             break;
         }
-        if (n == 0)
-            break;
         EVP_DigestUpdate(md, buf, (size_t)n);
-        if ((rc = write_all(out_fd, buf, (size_t)n, out_path)) < 0)
-            break;
-        *total += (uint64_t)n;
+        at += (uint64_t)n;
     }
-    close(fd);
+    free(buf);
     return rc;
 }
 
 int hubd_lfs_multipart_complete(hubd_lfs_store *s, const char *oid, uint64_t size,
-                                const unsigned *part_numbers, const char *const *etags,
-                                size_t count)
+                                uint64_t chunk, const unsigned *part_numbers,
+                                const char *const *etags, size_t count)
 {
     int rc = 0;
-    char *tmp_path = NULL, *dir = NULL;
+    char *data_path = NULL, *dir = NULL;
     int fd = -1;
-    char *buf = NULL;
     EVP_MD_CTX *md = NULL;
+    mp_state *m = NULL;
     if (!hubd_lfs_oid_valid(oid))
         return hfs_error_set(HFS_EINVALID, "'%.80s' is not an LFS oid (64 lowercase hex digits)",
                              oid ? oid : "");
     dir = part_dir(s, oid);
     if (hubd_lfs_has(s, oid, NULL)) {
-        remove_tree(dir);
+        pthread_mutex_lock(&s->lock);
+        mp_state *old = mp_find(s, oid);
+        if (old && !mp_busy(old)) {
+            mp_unlink(s, old);
+            mp_free(old);
+            remove_tree(dir);
+        }
+        pthread_mutex_unlock(&s->lock);
         goto done;
     }
-    if (count == 0) {
+    if (count == 0 || chunk == 0) {
         rc = hfs_error_set(HFS_EINVALID, "the completion of %s lists no parts", oid);
         goto done;
     }
@@ -478,30 +775,58 @@ int hubd_lfs_multipart_complete(hubd_lfs_store *s, const char *oid, uint64_t siz
             goto done;
         }
     }
-    if ((rc = open_tmp(s, &tmp_path, &fd)) < 0)
+    if ((size + chunk - 1) / chunk != count) {
+        rc = hfs_error_set(HFS_EINVALID,
+                           "the %zu parts of %s cannot hold its declared size %llu in parts of "
+                           "%llu bytes",
+                           count, oid, (unsigned long long)size, (unsigned long long)chunk);
         goto done;
+    }
+
+    /* Take the upload over: no part is written or hashed from here on, and what was hashed
+     * while the parts came in is where hashing resumes. */
     md = EVP_MD_CTX_new();
     if (!md || !EVP_DigestInit_ex(md, EVP_sha256(), NULL)) {
         rc = hfs_error_set(HFS_ERROR, "cannot start hashing %s: OpenSSL failed", oid);
         goto done;
     }
-    buf = hfs_malloc(COPY_CHUNK);
-    uint64_t total = 0;
-    for (size_t n = 1; n <= count; n++) {
-        char *p = part_path(s, oid, (unsigned)n, "");
-        rc = append_part(fd, tmp_path, p, md, buf, &total);
-        free(p);
-        if (rc < 0)
-            goto done;
-    }
-    char got[65] = "";
-    digest_hex(md, got, sizeof(got));
-    if (total != size) {
-        rc = hfs_error_set(HFS_EINVALID,
-                           "the %zu parts of %s add up to %llu bytes, not its declared size %llu",
-                           count, oid, (unsigned long long)total, (unsigned long long)size);
+    uint64_t from = 0;
+    pthread_mutex_lock(&s->lock);
+    /* Without a state (the hub restarted since the parts came in) one is made, so that no
+     * part can be written into the file while it becomes the object. */
+    rc = mp_get(&m, s, oid, size, chunk);
+    if (rc == 0 && m->completing)
+        rc = hfs_error_set(HFS_ELOCKED, "the multipart upload of %s is already being completed",
+                           oid);
+    if (rc < 0) {
+        pthread_mutex_unlock(&s->lock);
+        m = NULL;
         goto done;
     }
+    m->completing = true;
+    while (m->writers || m->hashing)
+        pthread_cond_wait(&s->idle, &s->lock);
+    EVP_MD_CTX_copy_ex(md, m->sha);
+    from = (uint64_t)m->hashed * chunk;
+    pthread_mutex_unlock(&s->lock);
+
+    data_path = hfs_path_join(dir, "data");
+    fd = open(data_path, O_RDWR | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        rc = hfs_error_set(HFS_EINVALID, "the parts of %s are gone: upload them again", oid);
+        goto done;
+    }
+    if ((uint64_t)st.st_size != size) {
+        rc = hfs_error_set(HFS_EINVALID,
+                           "the %zu parts of %s add up to %llu bytes, not its declared size %llu",
+                           count, oid, (unsigned long long)st.st_size, (unsigned long long)size);
+        goto done;
+    }
+    if ((rc = hash_range(md, fd, from, size, data_path)) < 0)
+        goto done;
+    char got[65] = "";
+    digest_hex(md, got, sizeof(got));
     if (strcmp(got, oid) != 0) {
         rc = hfs_error_set(HFS_EINVALID,
                            "the parts of %s hash to sha256 %s: the object's bytes do not match "
@@ -509,19 +834,27 @@ int hubd_lfs_multipart_complete(hubd_lfs_store *s, const char *oid, uint64_t siz
                            oid, got);
         goto done;
     }
-    if ((rc = publish(s, oid, fd, tmp_path)) < 0)
+    if ((rc = publish(s, oid, fd, data_path)) < 0)
         goto done;
-    free(tmp_path); /* renamed: the name is no longer ours to unlink */
-    tmp_path = NULL;
     remove_tree(dir);
 done:
+    if (m) {
+        pthread_mutex_lock(&s->lock);
+        if (rc == 0) {
+            mp_unlink(s, m);
+            mp_free(m);
+        } else {
+            m->completing = false; /* parts may be sent again; hashing starts over */
+            m->generation++;
+            mp_restart_hash(m);
+            pthread_cond_broadcast(&s->idle);
+        }
+        pthread_mutex_unlock(&s->lock);
+    }
     if (fd >= 0)
         close(fd);
-    if (rc < 0 && tmp_path)
-        unlink(tmp_path);
-    free(tmp_path);
+    free(data_path);
     free(dir);
-    free(buf);
     EVP_MD_CTX_free(md);
     return rc;
 }

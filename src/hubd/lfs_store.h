@@ -32,18 +32,20 @@ int hubd_lfs_writer_write(hubd_lfs_writer *w, const void *data, size_t len);
 int hubd_lfs_writer_finish(hubd_lfs_writer *w); /* frees w */
 void hubd_lfs_writer_abort(hubd_lfs_writer *w); /* frees w; NULL is fine */
 
-/* Multipart: part N (1-based) of object `oid` is streamed to its own temp file; complete()
- * concatenates parts 1..count in order, verifies sha256 and size, renames into place and
- * removes the parts. Part ETags are the hex md5/sha of each part or any opaque string the
- * store returns from part_finish (quoted, as S3 does). */
+/* Multipart: part N (1-based) of object `oid` (of `size` bytes, in parts of `chunk`, as
+ * the batch answer said) is written in place into the upload's one file, and the parts are
+ * hashed as soon as they follow each other; complete() checks the ETags, hashes what is
+ * left, and renames the file into place. Part ETags are the quoted md5 of each part, as S3's.
+ * A part sent while its upload is being completed is refused (HFS_ELOCKED). */
 int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *store, const char *oid,
-                        unsigned part_number);
-/* Finishes a part; writes its ETag (including the surrounding quotes) into etag_out. */
+                        unsigned part_number, uint64_t size, uint64_t chunk);
+/* Finishes a part (it must have its full length); writes its ETag (including the
+ * surrounding quotes) into etag_out. Frees w. */
 int hubd_lfs_part_finish(hubd_lfs_writer *w, char *etag_out, size_t etag_size);
 /* Completes a multipart upload given the parts' numbers and ETags as the client sent them;
- * every ETag must match the stored part's. */
+ * every ETag must match the stored part's and the parts must make `size` in `chunk`s. */
 int hubd_lfs_multipart_complete(hubd_lfs_store *store, const char *oid, uint64_t size,
-                                const unsigned *part_numbers, const char *const *etags,
-                                size_t count);
+                                uint64_t chunk, const unsigned *part_numbers,
+                                const char *const *etags, size_t count);
 
 #endif

@@ -92,7 +92,7 @@ int main(void)
     hfs_sha256_hex(big_oid, big, sizeof(big));
     char etags[3][48];
     for (unsigned p = 1; p <= 3; p++) {
-        tap_is_int(hubd_lfs_part_begin(&w, store, big_oid, p), 0, "part begin");
+        tap_is_int(hubd_lfs_part_begin(&w, store, big_oid, p, sizeof(big), 1000), 0, "part begin");
         hubd_lfs_writer_write(w, big + (p - 1) * 1000, 1000);
         tap_is_int(hubd_lfs_part_finish(w, etags[p - 1], sizeof(etags[0])), 0, "part finish");
     }
@@ -100,28 +100,92 @@ int main(void)
     tap_ok(!hubd_lfs_has(store, big_oid, NULL), "parts alone are not an object");
     unsigned nums[3] = {1, 2, 3};
     const char *tags[3] = {etags[0], etags[1], "\"bogus\""};
-    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), nums, tags, 3),
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), 1000, nums, tags, 3),
                HFS_EINVALID, "a wrong ETag is refused");
     unsigned dup[3] = {1, 1, 3};
     tags[2] = etags[2];
-    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), dup, tags, 3),
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), 1000, dup, tags, 3),
                HFS_EINVALID, "a part listed twice is refused");
-    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), nums, tags, 2),
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), 1000, nums, tags, 2),
                HFS_EINVALID, "fewer parts than the size needs: the hash does not match");
     unsigned four[4] = {1, 2, 3, 4};
     const char *tags4[4] = {etags[0], etags[1], etags[2], etags[2]};
-    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), four, tags4, 4),
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), 1000, four, tags4, 4),
                HFS_EINVALID, "a part that was never uploaded is refused");
-    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big) + 1, nums, tags, 3),
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big) + 1, 1000, nums, tags, 3),
                HFS_EINVALID, "a wrong total size is refused");
-    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), nums, tags, 3), 0,
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), 1000, nums, tags, 3), 0,
                "complete with the right parts");
     tap_ok(hubd_lfs_has(store, big_oid, &size) && size == sizeof(big), "the object is assembled");
     char *parts = hfs_sprintf("%s/lfs/parts", root);
     tap_is_int((long long)count_files(parts), 0, "the parts are removed");
-    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), nums, tags, 3), 0,
+    tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), 1000, nums, tags, 3), 0,
                "completing again is harmless");
     tap_is_int((long long)count_files(tmp_dir), 0, "no temp file left behind");
+
+    /* parts out of order, one sent twice (a retry) with other bytes first: the running hash
+     * starts over and the object is still exact */
+    char big2[2500];
+    for (size_t i = 0; i < sizeof(big2); i++)
+        big2[i] = (char)('A' + i * 7 % 23);
+    char big2_oid[65], e2[3][48];
+    hfs_sha256_hex(big2_oid, big2, sizeof(big2));
+    unsigned order[3] = {3, 1, 2};
+    for (unsigned i = 0; i < 3; i++) {
+        unsigned p = order[i];
+        size_t len = p == 3 ? 500 : 1000;
+        hubd_lfs_part_begin(&w, store, big2_oid, p, sizeof(big2), 1000);
+        hubd_lfs_writer_write(w, big2 + (p - 1) * 1000, len);
+        tap_is_int(hubd_lfs_part_finish(w, e2[p - 1], sizeof(e2[0])), 0, "a part out of order");
+    }
+    char junk_part[1000];
+    memset(junk_part, 'x', sizeof(junk_part));
+    char junk_etag[48];
+    tap_is_int(hubd_lfs_part_begin(&w, store, big2_oid, 1, sizeof(big2), 1000), 0, "part 1 again");
+    hubd_lfs_writer_write(w, junk_part, sizeof(junk_part));
+    tap_is_int(hubd_lfs_part_finish(w, junk_etag, sizeof(junk_etag)), 0, "part 1 with other bytes");
+    const char *t2[3] = {junk_etag, e2[1], e2[2]};
+    tap_is_int(hubd_lfs_multipart_complete(store, big2_oid, sizeof(big2), 1000, nums, t2, 3),
+               HFS_EINVALID, "the other bytes do not hash to the oid: refused");
+    tap_is_int(hubd_lfs_part_begin(&w, store, big2_oid, 1, sizeof(big2), 1000), 0, "part 1 once more");
+    tap_is_int(hubd_lfs_writer_write(w, big2, 1001), HFS_EINVALID, "a part longer than its chunk is refused");
+    hubd_lfs_writer_abort(w);
+    hubd_lfs_part_begin(&w, store, big2_oid, 1, sizeof(big2), 1000);
+    hubd_lfs_writer_write(w, big2, 999);
+    tap_is_int(hubd_lfs_part_finish(w, junk_etag, sizeof(junk_etag)), HFS_EINVALID, "a short part is refused");
+    hubd_lfs_part_begin(&w, store, big2_oid, 1, sizeof(big2), 1000);
+    hubd_lfs_writer_write(w, big2, 1000);
+    tap_is_int(hubd_lfs_part_finish(w, e2[0], sizeof(e2[0])), 0, "part 1 right");
+    tap_is_int(hubd_lfs_part_begin(&w, store, big2_oid, 4, sizeof(big2), 1000), HFS_EINVALID,
+               "a part beyond the object is refused");
+    const char *t3[3] = {e2[0], e2[1], e2[2]};
+    tap_is_int(hubd_lfs_multipart_complete(store, big2_oid, sizeof(big2), 1000, nums, t3, 3), 0,
+               "complete after the retries");
+    char *obj2 = hubd_lfs_object_path(store, big2_oid);
+    char *back = NULL;
+    size_t back_len = 0;
+    tap_ok(obj2 && hfs_read_file(&back, &back_len, obj2, 1 << 20) == 0 && back_len == sizeof(big2) &&
+               memcmp(back, big2, sizeof(big2)) == 0,
+           "the object is byte for byte the upload");
+    free(back);
+    free(obj2);
+
+    /* the progress lives in memory: a new store (a restarted hub) completes from the file */
+    char big3[2000];
+    memset(big3, 'q', sizeof(big3));
+    char big3_oid[65], e3[2][48];
+    hfs_sha256_hex(big3_oid, big3, sizeof(big3));
+    for (unsigned p = 1; p <= 2; p++) {
+        hubd_lfs_part_begin(&w, store, big3_oid, p, sizeof(big3), 1000);
+        hubd_lfs_writer_write(w, big3, 1000);
+        hubd_lfs_part_finish(w, e3[p - 1], sizeof(e3[0]));
+    }
+    hubd_lfs_store_free(store);
+    tap_is_int(hubd_lfs_store_open(&store, root), 0, "reopen with parts in");
+    const char *t4[2] = {e3[0], e3[1]};
+    tap_is_int(hubd_lfs_multipart_complete(store, big3_oid, sizeof(big3), 1000, nums, t4, 2), 0,
+               "complete after a restart");
+    tap_ok(hubd_lfs_has(store, big3_oid, &size) && size == sizeof(big3), "that object is there");
 
     /* a crash leaves temp files; reopening sweeps them, objects stay */
     hubd_lfs_store_free(store);
