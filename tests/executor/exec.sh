@@ -59,6 +59,17 @@ head_of() {
 
 # log_mark: remembers how long the access log is; log_since prints what came after.
 log_mark() { LOG_MARK=$(wc -l <"$TEST_TMP/access.log"); }
-log_since() { tail -n +"$((LOG_MARK + 1))" "$TEST_TMP/access.log"; }
+# The hub logs a request once its answer is sent, so the last line may still be on its way
+# when the client has exited: wait until the log stops growing (0.1 s, at most 2 s).
+log_settle() {
+    local size prev=-1 i
+    for i in $(seq 1 20); do
+        size=$(stat -c %s "$TEST_TMP/access.log" 2>/dev/null || echo 0)
+        [ "$size" = "$prev" ] && return 0
+        prev=$size
+        sleep 0.1
+    done
+}
+log_since() { log_settle; tail -n +"$((LOG_MARK + 1))" "$TEST_TMP/access.log"; }
 
 have_node() { command -v node >/dev/null && [ -f "$SRCDIR/tests/node/node_modules/@huggingface/hub/dist/index.mjs" ]; }
