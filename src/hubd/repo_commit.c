@@ -457,6 +457,29 @@ typedef struct {
     bool dirty;           /* objects written since the last flush */
 } obj_batch;
 
+/* The pack of a commit's objects is written without deltas: searching them (a window of 10,
+ * chains of 50) took seconds for a thousand small text files, and the indexer paid again to
+ * resolve them; git's own gc can still compress later. libgit2 takes its "no delta above
+ * this size" from the repository's config: pack.bigFileThreshold, which libgit2 up to 1.7
+ * reads from pack.deltaCacheSize instead (a bug; both are set). This session's repository
+ * object gets a config file on top saying 1 byte; nothing changes for other readers. */
+static int no_deltas(git_repository *repo)
+{
+    static const char text[] = "# written by the hfsync hub: see repo_commit.c\n"
+                               "[pack]\n\tbigFileThreshold = 1\n\tdeltaCacheSize = 1\n";
+    char *path = hfs_path_join(git_repository_path(repo), "hfsync-pack.config");
+    git_config *cfg = NULL;
+    int rc = 0;
+    if (access(path, F_OK) != 0)
+        rc = hfs_write_file_atomic(path, text, sizeof(text) - 1, 0644);
+    if (rc == 0 && (git_repository_config(&cfg, repo) < 0 ||
+                    git_config_add_file_ondisk(cfg, path, GIT_CONFIG_LEVEL_APP, repo, 0) < 0))
+        rc = HFS_ERROR;
+    git_config_free(cfg);
+    free(path);
+    return rc;
+}
+
 /* From here on, objects written through repo go to memory (when the commit is big enough);
  * obj_batch_flush makes them part of the repository. */
 static int obj_batch_begin(obj_batch *b, git_repository *repo, size_t n_ops)
@@ -465,7 +488,8 @@ static int obj_batch_begin(obj_batch *b, git_repository *repo, size_t n_ops)
     if (n_ops < PACK_MIN_OPS)
         return 0;
     git_odb_backend *mem = NULL;
-    if (git_repository_odb(&b->odb, repo) < 0 || git_mempack_new(&mem) < 0)
+    if (git_repository_odb(&b->odb, repo) < 0 || git_mempack_new(&mem) < 0 ||
+        no_deltas(repo) < 0)
         return repo_git_fail(HFS_ERROR, "cannot prepare the commit's objects");
     if (git_odb_add_backend(b->odb, mem, 999) < 0) {
         mem->free(mem);
@@ -476,22 +500,55 @@ static int obj_batch_begin(obj_batch *b, git_repository *repo, size_t n_ops)
     return 0;
 }
 
-/* Writes what is in memory as a pack (indexed, so readers find the objects) and empties it.
- * Called before a ref points at the objects. */
-static int obj_batch_flush(obj_batch *b, git_repository *repo, const char *ref)
+/* Adds to pb the trees and blobs under tree_oid that this commit made (those in the mempack);
+ * a subtree the commit did not touch is not in it and is not walked. */
+static int pack_new_objects(git_packbuilder *pb, git_repository *repo, git_odb_backend *mem,
+                            const git_oid *tree_oid)
+{
+    if (!mem->exists(mem, tree_oid))
+        return 0;
+    git_tree *tree = NULL;
+    if (git_packbuilder_insert(pb, tree_oid, NULL) < 0 || git_tree_lookup(&tree, repo, tree_oid) < 0)
+        return -1;
+    int rc = 0;
+    size_t n = git_tree_entrycount(tree);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+        const git_oid *id = git_tree_entry_id(e);
+        if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+            rc = pack_new_objects(pb, repo, mem, id);
+        else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB && mem->exists(mem, id))
+            rc = git_packbuilder_insert(pb, id, NULL);
+    }
+    git_tree_free(tree);
+    return rc;
+}
+
+/* Writes the commit and the objects it made as a pack (indexed, so readers find them), then
+ * empties the memory. Called before a ref points at the commit. (git_mempack_dump would
+ * pack the commit's whole tree, every file of the repository, each time.) */
+static int obj_batch_flush(obj_batch *b, git_repository *repo, const char *ref,
+                           const git_oid *commit)
 {
     if (!b->mem || !b->dirty)
         return 0;
+    git_packbuilder *pb = NULL;
+    git_commit *c = NULL;
     git_buf pack = {0};
     git_odb_writepack *wp = NULL;
     git_indexer_progress stats = {0};
     int rc = 0;
-    if (git_mempack_dump(&pack, repo, b->mem) < 0 || git_odb_write_pack(&wp, b->odb, NULL, NULL) < 0 ||
+    if (git_packbuilder_new(&pb, repo) < 0 || git_commit_lookup(&c, repo, commit) < 0 ||
+        git_packbuilder_insert(pb, commit, NULL) < 0 ||
+        pack_new_objects(pb, repo, b->mem, git_commit_tree_id(c)) < 0 ||
+        git_packbuilder_write_buf(&pack, pb) < 0 || git_odb_write_pack(&wp, b->odb, NULL, NULL) < 0 ||
         wp->append(wp, pack.ptr, pack.size, &stats) < 0 || wp->commit(wp, &stats) < 0)
         rc = repo_git_fail(HFS_ERROR, "cannot store the objects of the commit on %s", ref);
     if (wp)
         wp->free(wp);
     git_buf_dispose(&pack);
+    git_commit_free(c);
+    git_packbuilder_free(pb);
     if (rc == 0) {
         git_mempack_reset(b->mem);
         b->dirty = false;
@@ -869,7 +926,7 @@ int hubd_repo_commit(hubd_commit_result *out, hubd_repos *repos, hfs_repo_kind k
             git_oid_cpy(&built_on, base);
             batch.dirty = batch.mem != NULL;
         }
-        if ((rc = obj_batch_flush(&batch, s.repo, refname)) < 0)
+        if ((rc = obj_batch_flush(&batch, s.repo, refname, &new_commit)) < 0)
             goto done;
         if (create_pr) {
             if ((rc = open_pr(&out->pr_number, s.repo, repos, kind, id, &new_commit, base, header,
