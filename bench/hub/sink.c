@@ -1,4 +1,4 @@
-/* A plain HTTP file sink for bench/hub/run.sh: each PUT body is streamed into one file, fsynced
+/* A plain HTTP file sink for bench/run (hub): each PUT body is streamed into one file, fsynced
  * and answered 200, so the machine's loopback + disk speed is the baseline the hub is held to. */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
-/* Benchmark of the planning core alone (no I/O): diff, limits and commit grouping of N local
- * files against a remote snapshot of N entries, then the plan built and serialized. */
+/* Benchmark of the planning core alone (no I/O), for bench/run: diff, limits and commit grouping
+ * of N local files against a remote snapshot of N entries, then the plan built and serialized. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-/* The planner's local half, timed without the hub: the hashing pool's throughput on a tree
- * (`hash`), and a warm re-plan's scan + hash-cache lookup (`replan`), for bench/plan/run.sh. */
+/* The planner's local half of a warm re-plan, timed without the hub: hash cache load, scan,
+ * lookups, for bench/run's re-plan benchmark (the rest of `hfsync plan` is the remote listing). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +20,6 @@ static double peak_rss_mib(void)
     return (double)ru.ru_maxrss / 1024.0;
 }
 
-/* CPU seconds (user + system) of every thread of the process so far. */
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 static int fail(const char *what)
 {
     fprintf(stderr, "bench-local: %s: %s\n", what, hfs_error_last());
@@ -41,59 +32,6 @@ static int scan(hfs_scan_result **out, const char *dir, unsigned threads)
     so.folder = dir;
     so.threads = threads;
     return hfs_scan_folder(out, &so);
-}
-
-/* Every file's mode settled first (name and size, else the 512-byte sample the hub would
- * judge), so the timed part is the pool reading each file once for the one hash its mode
- * needs: the git blob SHA-1 for regular files, the SHA-256 for LFS ones. */
-static int bench_hash(const char *dir, unsigned threads)
-{
-    int rc = 1;
-    hfs_scan_result *res = NULL;
-    hfs_lfsrules *rules = NULL;
-    unsigned char *want = NULL;
-    const char *attrs = hfs_lfsrules_default_gitattributes(HFS_REPO_MODEL);
-    double t0 = hfs_now();
-    if (scan(&res, dir, threads) < 0) {
-        fail("scan");
-        goto done;
-    }
-    double t1 = hfs_now();
-    hfs_lfsrules_parse(&rules, attrs, strlen(attrs));
-    want = hfs_malloc(res->count ? res->count : 1);
-    uint64_t bytes = 0, sha1_bytes = 0;
-    for (size_t i = 0; i < res->count; i++) {
-        const hfs_local_file *f = &res->files[i];
-        hfs_file_mode mode = hfs_lfsdecide_by_name(rules, f->repo_path, f->size);
-        if (mode == HFS_MODE_UNDECIDED && hfs_lfsdecide_by_content(&mode, rules, f) < 0) {
-            fail("sample");
-            goto done;
-        }
-        want[i] = mode == HFS_MODE_LFS ? HFS_HASH_SHA256 : HFS_HASH_SHA1;
-        bytes += f->size;
-        sha1_bytes += mode == HFS_MODE_LFS ? 0 : f->size;
-    }
-    double t2 = hfs_now(), cpu0 = cpu_seconds();
-    hfs_hash_options ho = HFS_HASH_OPTIONS_INIT;
-    ho.want = want;
-    ho.threads = threads;
-    hfs_hash_stats st;
-    if (hfs_hash_files(res->files, res->count, &ho, &st) < 0) {
-        fail("hash");
-        goto done;
-    }
-    double t3 = hfs_now(), cpu1 = cpu_seconds();
-    printf("files\t%zu\nbytes\t%llu\nsha1_bytes\t%llu\nbytes_read\t%llu\n", res->count,
-           (unsigned long long)bytes, (unsigned long long)sha1_bytes,
-           (unsigned long long)st.bytes_read);
-    printf("scan_s\t%.3f\ndecide_s\t%.3f\nhash_s\t%.3f\nhash_cpu_s\t%.3f\n", t1 - t0, t2 - t1,
-           t3 - t2, cpu1 - cpu0);
-    rc = 0;
-done:
-    free(want);
-    hfs_lfsrules_free(rules);
-    hfs_scan_result_free(res);
-    return rc;
 }
 
 /* What a warm re-plan does locally: load the cache, scan, ask for the hashes the plan wants,
@@ -153,11 +91,8 @@ done:
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "hash") == 0)
-        return bench_hash(argv[2], (unsigned)strtoul(argv[3], NULL, 10));
     if (argc == 5 && strcmp(argv[1], "replan") == 0)
         return bench_replan(argv[2], argv[3], (unsigned)strtoul(argv[4], NULL, 10));
-    fprintf(stderr, "usage: bench-local hash DIR THREADS\n"
-                    "       bench-local replan DIR STATE_DIR THREADS\n");
+    fprintf(stderr, "usage: bench-local replan DIR STATE_DIR THREADS\n");
     return 64;
 }

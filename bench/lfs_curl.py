@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The raw-curl limit of the upload benchmark: the large files sent by curl itself to the LFS
-upload hrefs the hub hands out (basic: the whole file in one PUT; multipart: every part PUT
+"""The raw-curl limit of bench/run's upload benchmark: the large files sent by curl itself to the
+LFS upload hrefs the hub hands out (basic: the whole file in one PUT; multipart: every part PUT
 from a file of its own, several at once, then the completion POST), so the hub does exactly
-the work it does for hfsync.
+the work it does for hfsync. bench/run imports prepare() and complete(); the command line is
+for trying it by hand.
 
 usage: lfs_curl.py prepare HUB_URL TOKEN REPO LARGE_SHA256 PARTS_DIR OUT_DIR
          asks the LFS batch for the files in LARGE_SHA256 ("sha256 size path" lines), splits

@@ -1,5 +1,7 @@
-// The official JS client's side of the large-upload benchmark: every file under DIR, in
-// commits of BATCH files (uploadFiles, useXet false), one after another, to REPO.
+// The official JS client's side of bench/run: every file under DIR (dot-files and dot-folders
+// left out, as hfsync's .hfsync cache), uploaded to REPO with uploadFiles and useXet false
+// (LFS basic and multipart, as hfsync uses), in commits of BATCH files one after another
+// (default: all in one commit). Prints the number of files and commits.
 //
 // Environment: HUB_URL, HF_TOKEN, REPO ("user/name", which must exist), DIR, BATCH.
 import { readdirSync } from "node:fs";
@@ -8,15 +10,15 @@ import { pathToFileURL } from "node:url";
 import * as hub from "../../tests/node/node_modules/@huggingface/hub/dist/index.mjs";
 
 const { HUB_URL, HF_TOKEN, REPO, DIR } = process.env;
-const BATCH = Number(process.env.BATCH || 1000);
+const BATCH = Number(process.env.BATCH || Infinity);
 if (!HUB_URL || !HF_TOKEN || !REPO || !DIR || !(BATCH > 0)) {
-	console.error("js-batches.mjs: set HUB_URL, HF_TOKEN, REPO, DIR and BATCH");
+	console.error("upload.mjs: set HUB_URL, HF_TOKEN, REPO, DIR (and BATCH > 0 if at all)");
 	process.exit(2);
 }
 
 function walk(dir, out) {
 	for (const e of readdirSync(dir, { withFileTypes: true })) {
-		if (e.name.startsWith(".")) continue; // .hfsync, the generator's stamp
+		if (e.name.startsWith(".")) continue;
 		const p = join(dir, e.name);
 		if (e.isDirectory()) walk(p, out);
 		else if (e.isFile()) out.push({ path: relative(DIR, p), content: pathToFileURL(p) });
@@ -37,7 +39,7 @@ for (let i = 0; i < files.length; i += BATCH) {
 		commitTitle: `Upload files ${i + 1}-${i + batch.length}`,
 	});
 	if (!out?.commit?.oid) {
-		console.error("js-batches.mjs: uploadFiles returned no commit", JSON.stringify(out));
+		console.error("upload.mjs: uploadFiles returned no commit", JSON.stringify(out));
 		process.exit(1);
 	}
 	commits++;

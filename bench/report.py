@@ -1,0 +1,187 @@
+"""bench/run's output: RESULTS.md (the machine, one Markdown table of every benchmark, the notes
+that say how each was measured) and results.svg (gnuplot: grouped bars of each tool's time
+relative to hfsync's in the same benchmark).
+"""
+import subprocess
+from pathlib import Path
+
+from common import GiB, MiB, BenchError, median
+
+# Chart series: one colour per kind of tool, the same in every group.
+SERIES = [("hfsync", "hfsync", "#1f77b4"),
+          ("hfsync-git", "hfsync, transport git", "#6baed6"),
+          ("limit", "the limit (openssl, curl -T, a plain sink)", "#7f7f7f"),
+          ("git", "git (status; add + lfs push + push)", "#d62728"),
+          ("js", "JS client @huggingface/hub (uploadFiles)", "#ff7f0e"),
+          ("hfjs", "hfjs upload (its CLI)", "#2ca02c")]
+FLAG_LIMIT = 0.80  # below this share of the limit's throughput, hfsync is flagged
+
+
+def fmt_secs(s):
+    if s < 1:
+        return f"{s:.3f} s"
+    if s < 100:
+        return f"{s:.1f} s"
+    return f"{s:.0f} s"
+
+
+def fmt_size(n):
+    for unit, div in (("GiB", GiB), ("MiB", MiB), ("KiB", 1024)):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} B"
+
+
+class Summary:
+    """Per benchmark and tool: the median, min, max of the wall times, the peak RSS."""
+
+    def __init__(self, benches, records):
+        self.benches = benches
+        self.times, self.rss, self.notes = {}, {}, {}
+        for r in records:
+            key = (r["bench"], r["tool"])
+            self.times.setdefault(key, []).append(r["secs"])
+            self.rss[key] = max(self.rss.get(key, 0), r["rss_kib"])
+            if r.get("note"):
+                self.notes[key] = r["note"]
+
+    def med(self, bench, tool):
+        t = self.times.get((bench, tool))
+        return median(t) if t else None
+
+    def limit_share(self, bench, tool):
+        """The tool's throughput as a share of the limit's (same bytes: the time ratio)."""
+        b = self.benches[bench]
+        if not b.limit:
+            return None
+        lb, lt = b.limit
+        limit_t, t = self.med(lb, lt), self.med(bench, tool)
+        if limit_t is None or t is None or (lb, lt) == (bench, tool):
+            return None
+        limit_bytes = self.benches[lb].bytes if lb != bench else b.bytes
+        return (b.bytes / t) / (limit_bytes / limit_t)
+
+    def behind(self):
+        """Where hfsync is slower than a peer or below FLAG_LIMIT of the limit."""
+        out = []
+        for key, b in self.benches.items():
+            for tool in b.tools:
+                if tool.series not in ("hfsync", "hfsync-git"):
+                    continue
+                t = self.med(key, tool.key)
+                if t is None:
+                    continue
+                for peer in b.tools:
+                    pt = self.med(key, peer.key)
+                    if peer.series in ("git", "js", "hfjs") and pt is not None and pt < t:
+                        out.append(f"{b.title}: {tool.label} ({fmt_secs(t)}) is slower than "
+                                   f"{peer.label} ({fmt_secs(pt)}), {t / pt:.2f}×")
+                share = self.limit_share(key, tool.key)
+                if share is not None and share < FLAG_LIMIT:
+                    out.append(f"{b.title}: {tool.label} reaches {share:.0%} of the limit's "
+                               f"throughput (target ≥ {FLAG_LIMIT:.0%})")
+        return out
+
+
+def table(s):
+    rows = ["| benchmark | tool | median | min – max | peak RSS | share of the limit | "
+            "time ÷ hfsync's | notes |",
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for key, b in s.benches.items():
+        ref = s.med(key, b.reference)
+        first = True
+        for tool in b.tools:
+            times = s.times.get((key, tool.key))
+            if not times:
+                continue
+            m = median(times)
+            share = s.limit_share(key, tool.key)
+            ratio = "—" if tool.key == b.reference or ref is None else f"{m / ref:.2f}×"
+            rows.append("| {} | {} | {} | {} – {} | {} | {} | {} | {} |".format(
+                f"**{b.title}**" if first else "", tool.label, fmt_secs(m), fmt_secs(min(times)),
+                fmt_secs(max(times)), fmt_size(s.rss[(key, tool.key)] * 1024),
+                f"{share:.0%}" if share is not None else
+                ("the limit" if tool.series == "limit" else ""),
+                ratio, s.notes.get((key, tool.key), "")))
+            first = False
+    return "\n".join(rows)
+
+
+def write_results(path, benches, records, meta):
+    s = Summary(benches, records)
+    lines = [f"# Benchmarks{' (quick: 1/20 scale)' if meta['quick'] else ''}", "",
+             f"Produced by `{meta['command']}` on {meta['date']}: {meta['reps']} repetitions "
+             "per tool, the tools of a benchmark alternating (A B C A B C …) in the same run; "
+             "median and min – max of the wall times; peak RSS is the largest of the repetitions "
+             "(the tool's own process, from wait4(); for a pipeline of several programs, the "
+             "largest of them).", "", "## Machine", ""]
+    lines += [f"- {k}: {v}" for k, v in meta["machine"].items()]
+    lines += [f"- load average before / after: {meta['load_before']} / {meta['load_after']}", ""]
+    lines += ["## Results", "", "![time relative to hfsync](results.svg)", "", table(s), ""]
+    behind = s.behind()
+    lines += ["## Where hfsync is behind", ""]
+    lines += [f"- {x}" for x in behind] or ["- nowhere in this run: hfsync is ahead of every "
+                                            "peer and at ≥ 80 % of every limit."]
+    lines += ["", "## How each benchmark is measured", ""]
+    for b in benches.values():
+        if any(s.times.get((b.key, t.key)) for t in b.tools):
+            lines.append(f"- **{b.title}** ({b.key}): {b.how}")
+    lines += [""]
+    Path(path).write_text("\n".join(lines))
+    return s, behind
+
+
+def write_chart(path, s, work):
+    """Grouped bars: per benchmark, each tool's median time divided by hfsync's (log scale)."""
+    groups = []
+    for key, b in s.benches.items():
+        ref = s.med(key, b.reference)
+        bars = [(t, s.med(key, t.key) / ref) for t in b.tools
+                if t.series and s.med(key, t.key) is not None and ref]
+        if len(bars) > 1:
+            groups.append((b.short, bars))
+    if not groups:
+        return False
+    data = Path(work) / "chart.dat"
+    x, tics, blocks = 0.0, [], {name: [] for name, _, _ in SERIES}
+    for short, bars in groups:
+        start = x
+        for tool, ratio in bars:
+            blocks[tool.series].append(f"{x:.2f} {ratio:.4f}")
+            x += 1
+        tics.append(f'"{short}" {(start + x - 1) / 2:.2f}')
+        x += 1.2
+    used = [(name, title, colour) for name, title, colour in SERIES if blocks[name]]
+    data.write_text("\n\n\n".join("\n".join(blocks[name]) for name, _, _ in used) + "\n")
+    ratios = [r for _, bars in groups for _, r in bars]
+    lo, hi = min(ratios + [1]) / 1.6, max(ratios + [1]) * 2.2
+    plots = ", ".join(
+        f"'{data}' index {i} using 1:2 with boxes lc rgb '{colour}' title '{title}', "
+        f"'{data}' index {i} using 1:2:(sprintf('%.2f', $2)) with labels offset 0,0.6 "
+        "font ',9' notitle"
+        for i, (_, title, colour) in enumerate(used))
+    ticks = ", ".join(f"{t:g}" for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
+                      if lo <= t <= hi)
+    script = f"""
+set terminal svg size 1000,560 dynamic noenhanced font 'sans,12' background '#ffffff'
+set output '{path}'
+set title "Wall time relative to hfsync's in the same benchmark (lower is faster; log scale)"
+set logscale y
+set yrange [{lo}:{hi}]
+set ylabel "time / hfsync's time"
+set xrange [-1:{x - 0.2:.2f}]
+set xtics ({", ".join(tics)}) nomirror scale 0 font ',11'
+set ytics ({ticks}) nomirror
+set grid ytics lc rgb '#dddddd'
+set style fill solid 0.9 border -1
+set boxwidth 0.85 absolute
+set bmargin 7
+set key below maxrows 2 width 2 Left reverse font ',10'
+set arrow from -1,1 to {x - 0.2:.2f},1 nohead dt 2 lc rgb '#444444' front
+plot {plots}
+"""
+    (Path(work) / "chart.gp").write_text(script)
+    p = subprocess.run(["gnuplot", str(Path(work) / "chart.gp")], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise BenchError(f"gnuplot failed on {work}/chart.gp: {p.stderr.strip()}")
+    return True
