@@ -174,8 +174,8 @@ static int hash_missing(hfs_local_file *files, size_t n, const unsigned char *mo
     return rc;
 }
 
-static int plan_sync(hfs_plan *plan, hfs_hub *hub, hfs_hashcache *cache, const hfs_sync *sync,
-                     const hfs_plan_options *opts)
+static int plan_sync(hfs_plan *plan, hfs_hub *hub, hfs_hashcache *cache, const char *state_dir,
+                     const hfs_sync *sync, const hfs_plan_options *opts)
 {
     hfs_remote_snapshot *remote = NULL;
     hfs_scan_result *scan = NULL;
@@ -189,7 +189,8 @@ static int plan_sync(hfs_plan *plan, hfs_hub *hub, hfs_hashcache *cache, const h
     uint64_t attributes_bytes = 0;
     int rc;
 
-    rc = hfs_remote_fetch(&remote, hub, sync->repo_type, sync->repo_id, sync->revision);
+    rc = hfs_remote_fetch(&remote, hub, sync->repo_type, sync->repo_id, sync->revision,
+                          state_dir);
     if (rc < 0)
         goto done;
     if (!remote->exists && !sync->create) {
@@ -350,7 +351,7 @@ int hfs_plan_compute(hfs_plan **out, const hfs_manifest *m, const hfs_plan_optio
     plan = hfs_plan_new(m->path, hfs_manifest_digest(m), hfs_hub_endpoint(hub));
     for (size_t i = 0; i < m->n_syncs && rc == 0; i++)
         if (selected(opts, m->syncs[i].name))
-            rc = plan_sync(plan, hub, cache, &m->syncs[i], opts);
+            rc = plan_sync(plan, hub, cache, state_dir, &m->syncs[i], opts);
     /* Hashes computed so far are worth keeping even when a sync failed (then the sync's
      * error is the one to report). */
     if (rc == 0) {

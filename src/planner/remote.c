@@ -186,8 +186,131 @@ static int on_tree_page(void *ctx, const hfs_hub_entry *entries, size_t n)
     return 0;
 }
 
+/* ---- the listing cache ----------------------------------------------------------------
+ * The tree at a commit never changes, so the last listing of each repo is kept in
+ * STATE_DIR/remote/KEY.tree (KEY: sha256 of endpoint, type and repo id) with the commit it was
+ * taken at: a re-plan against an unchanged head lists nothing. The file: a magic line, the
+ * head, the entry count, the entries (path length, path, size, oid, sha256, LFS flag), and
+ * the sha256 of all that; one that does not check out is ignored and written anew. */
+
+#define CACHE_MAGIC "hfsync remote tree 1\n"
+#define CACHE_MAX_BYTES (1ull << 31)
+
+static char *cache_path(const char *dir, const hfs_hub *hub, hfs_repo_type kind,
+                        const char *repo_id)
+{
+    char *key_text = hfs_sprintf("%s\n%s\n%s", hfs_hub_endpoint(hub), hfs_repo_type_name(kind),
+                                 repo_id);
+    char key[HFS_SHA256_HEX];
+    hfs_sha256_hex(key, key_text, strlen(key_text));
+    free(key_text);
+    return hfs_sprintf("%s/remote/%s.tree", dir, key);
+}
+
+static void put_u64(hfs_buf *b, uint64_t v)
+{
+    unsigned char le[8];
+    for (int i = 0; i < 8; i++)
+        le[i] = (unsigned char)(v >> (8 * i));
+    hfs_buf_add(b, le, 8);
+}
+
+static bool get_u64(uint64_t *v, const unsigned char **p, const unsigned char *end)
+{
+    if (end - *p < 8)
+        return false;
+    *v = 0;
+    for (int i = 0; i < 8; i++)
+        *v |= (uint64_t)(*p)[i] << (8 * i);
+    *p += 8;
+    return true;
+}
+
+/* The cached snapshot when the cache holds this head, else NULL (a miss is never an error). */
+static hfs_remote_snapshot *cache_load(const char *path, const char *head)
+{
+    char *data = NULL;
+    size_t len = 0;
+    hfs_remote_snapshot *snap = NULL;
+    size_t magic = strlen(CACHE_MAGIC);
+    if (hfs_read_file(&data, &len, path, CACHE_MAX_BYTES) < 0) {
+        hfs_error_clear();
+        return NULL;
+    }
+    const unsigned char *p = (const unsigned char *)data, *end = p + len;
+    char sum[HFS_SHA256_HEX];
+    if (len < magic + 40 + 8 + 32 || memcmp(p, CACHE_MAGIC, magic) != 0 ||
+        memcmp(p + magic, head, 40) != 0)
+        goto done;
+    end -= 32;
+    unsigned char want[32];
+    hfs_sha256_hex(sum, data, (size_t)(end - p));
+    if (!hfs_remote_hex_decode(want, sizeof(want), sum) || memcmp(want, end, 32) != 0)
+        goto done;
+    p += magic + 40;
+    uint64_t count;
+    if (!get_u64(&count, &p, end) || count > (uint64_t)(end - p) / 69)
+        goto done;
+    snap = hfs_remote_snapshot_new(head);
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t plen, size = 0;
+        if (!get_u64(&plen, &p, end) || plen == 0 || plen > (uint64_t)(end - p) ||
+            (uint64_t)(end - p) - plen < 8 + 20 + 32 + 1)
+            goto bad;
+        char *epath = hfs_strndup((const char *)p, (size_t)plen);
+        p += plen;
+        get_u64(&size, &p, end);
+        hfs_remote_entry e = {.size = size, .is_lfs = p[52] != 0};
+        memcpy(e.oid, p, 20);
+        memcpy(e.sha256, p + 20, 32);
+        p += 53;
+        e.path = arena_strdup(snap->arena, epath);
+        free(epath);
+        HFS_PUSH(snap->entries, snap->count, snap->cap, e);
+    }
+    if (p != end)
+        goto bad;
+    goto done; /* written sorted, from a finished snapshot */
+bad:
+    hfs_remote_snapshot_free(snap);
+    snap = NULL;
+done:
+    free(data);
+    return snap;
+}
+
+/* Best effort: a cache that cannot be written only costs the next plan a listing. */
+static void cache_store(const char *path, const hfs_remote_snapshot *snap)
+{
+    hfs_buf b = HFS_BUF_INIT;
+    hfs_buf_add(&b, CACHE_MAGIC, strlen(CACHE_MAGIC));
+    hfs_buf_add(&b, snap->head, 40);
+    put_u64(&b, snap->count);
+    for (size_t i = 0; i < snap->count; i++) {
+        const hfs_remote_entry *e = &snap->entries[i];
+        unsigned char flag = e->is_lfs ? 1 : 0;
+        put_u64(&b, strlen(e->path));
+        hfs_buf_add(&b, e->path, strlen(e->path));
+        put_u64(&b, e->size);
+        hfs_buf_add(&b, e->oid, 20);
+        hfs_buf_add(&b, e->sha256, 32);
+        hfs_buf_add(&b, &flag, 1);
+    }
+    char sum[HFS_SHA256_HEX];
+    unsigned char raw[32];
+    hfs_sha256_hex(sum, b.ptr, b.len);
+    hfs_remote_hex_decode(raw, sizeof(raw), sum);
+    hfs_buf_add(&b, raw, 32);
+    char *dir = hfs_strdup(path);
+    *strrchr(dir, '/') = '\0';
+    if (hfs_mkdir_p(dir) < 0 || hfs_write_file_atomic(path, b.ptr, b.len, 0644) < 0)
+        hfs_error_clear();
+    free(dir);
+    hfs_buf_free(&b);
+}
+
 int hfs_remote_fetch(hfs_remote_snapshot **out, hfs_hub *hub, hfs_repo_type kind,
-                     const char *repo_id, const char *revision)
+                     const char *repo_id, const char *revision, const char *cache_dir)
 {
     hfs_hub_repo repo = {kind, repo_id};
     hfs_hub_repo_info info = {0};
@@ -225,12 +348,22 @@ int hfs_remote_fetch(hfs_remote_snapshot **out, hfs_hub *hub, hfs_repo_type kind
                            kind_name, repo_id, revision);
         goto done;
     }
+    char *cached_at = cache_dir ? cache_path(cache_dir, hub, kind, repo_id) : NULL;
+    if (cached_at && (snap = cache_load(cached_at, info.sha))) {
+        *out = snap;
+        snap = NULL;
+        free(cached_at);
+        goto done;
+    }
     snap = hfs_remote_snapshot_new(info.sha);
     /* Listing at the commit rather than the branch name keeps the listing and the pinned
      * head in agreement even when someone pushes in between. */
     rc = hfs_hub_list_tree(hub, &repo, snap->head, NULL, true, on_tree_page, snap);
     if (rc == 0)
         rc = hfs_remote_snapshot_finish(snap);
+    if (rc == 0 && cached_at)
+        cache_store(cached_at, snap);
+    free(cached_at);
     if (rc == 0) {
         *out = snap;
         snap = NULL;

@@ -65,9 +65,11 @@ void hfs_remote_hex_encode(char *out, const unsigned char *bytes, size_t n);
 /* Takes the snapshot of `repo_id` at `revision`: the revision's head commit, then one
  * recursive listing of the whole tree at that commit (every page). A repo that does not
  * exist gives a snapshot with exists == false (not an error: the caller decides whether
- * `create:` allows it). A missing revision is HFS_ENOTFOUND naming it and the repo. */
+ * `create:` allows it). A missing revision is HFS_ENOTFOUND naming it and the repo.
+ * With a cache_dir (the state folder), the last listing of the repo is kept there and used
+ * again while the head has not moved (a tree at a commit never changes). */
 int hfs_remote_fetch(hfs_remote_snapshot **out, hfs_hub *hub, hfs_repo_type kind,
-                     const char *repo_id, const char *revision);
+                     const char *repo_id, const char *revision, const char *cache_dir);
 
 /* Downloads a small text file of the snapshot (the root .gitignore or .gitattributes) at
  * the snapshot's head; at most max_bytes (HFS_ELIMIT naming the file beyond that).
