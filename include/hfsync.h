@@ -45,5 +45,6 @@
 #include "hfsync/commit.h"
 #include "hfsync/job.h"
 #include "hfsync/large.h"
+#include "hfsync/lock.h"
 
 #endif

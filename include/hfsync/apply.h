@@ -40,11 +40,16 @@ typedef enum {
     HFS_APPLY_EVENT_ERROR,           /* the apply stops (message, error_code) */
     HFS_APPLY_EVENT_WARNING,         /* worth telling (message) */
     HFS_APPLY_EVENT_LARGE_STATUS,    /* strategy large, every few seconds: `large` */
+    HFS_APPLY_EVENT_PULL_REQUEST,    /* a pull request was opened or found, or changed state:
+                                        pr_num, url, pr_state */
+    HFS_APPLY_EVENT_ALREADY_APPLIED, /* an earlier apply of this plan got the sync's changes
+                                        onto the revision (its head is, or descends from,
+                                        commit_oid; pr_url for multi): nothing is done */
 } hfs_apply_event_kind;
 
 /* "stale", "create_repo", "preupload", "ignored", "hash_progress", "upload_start",
  * "upload_progress", "upload_done", "commit_progress", "commit", "done", "error", "warning",
- * "large_status". */
+ * "large_status", "pull_request", "already_applied". */
 const char *hfs_apply_event_name(hfs_apply_event_kind kind);
 
 /* Where a `strategy: large` sync stands: its pipeline hashes (planning did that), asks the
@@ -85,6 +90,8 @@ typedef struct {
     size_t commits;         /* done: commits made */
     int error_code;         /* error, stale: the hfs_error_code */
     const hfs_apply_large_status *large; /* large_status */
+    long pr_num;                         /* pull_request: the pull request's number */
+    const char *pr_state;                /* pull_request: "draft", "open" or "merged" */
 } hfs_apply_event;
 
 typedef void (*hfs_apply_event_fn)(void *ctx, const hfs_apply_event *event);
@@ -111,8 +118,9 @@ typedef struct {
      * of being refused as stale. A shorter or rewritten file is still stale. */
     bool allow_growth;
     /* The caller holds the selected syncs' locks already (a scheduled run takes its sync's
-     * lock before planning, so cron runs and `hfsync watch` never plan it at once): the
-     * apply does not take them again. */
+     * lock before planning, so cron runs and `hfsync watch` never plan it at once; any
+     * caller can with hfs_apply_lock_acquire, hfsync/lock.h): the apply does not take them
+     * again. */
     bool lock_held;
 } hfs_apply_options;
 
@@ -168,6 +176,11 @@ typedef struct {
  * after fast commits, shrinking after failures), preupload, uploads and commits pipelined;
  * re-run on the same plan it resumes: its own earlier commits (trailer hfsync-plan: ID) do
  * not make the plan stale, and files already committed are not committed again.
+ * A sync an earlier apply of the same plan finished without saying so (killed after the
+ * merge or push landed) is not stale either: `strategy: multi` whose pull request (found by
+ * the plan's id) is merged and whose revision is at or past the merge, or a sync over git
+ * whose revision is at or past the commit carrying the plan's id, gets an already_applied
+ * event and is left alone.
  * `out` (may be NULL) lists the commits made, also when a later step failed; clear it
  * with hfs_apply_result_clear. */
 int hfs_apply(hfs_apply_result *out, const hfs_plan *plan, const hfs_apply_options *opts);

@@ -34,10 +34,13 @@ typedef struct {
     /* Refuse (400) an Authorization header on signed upload URLs, as S3 does for
      * presigned URLs: proves a client never sends its token there. */
     bool strict_upload_auth;
+    /* Seconds a connection may take to send a request's line and headers, however slowly
+     * they trickle in (slow-loris); then it is closed. 0: 60. */
+    unsigned header_timeout_s;
 } hfs_hubd_options;
 
 #define HFS_HUBD_OPTIONS_VERSION 1
-#define HFS_HUBD_OPTIONS_INIT {HFS_HUBD_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, 0, NULL, 0, false}
+#define HFS_HUBD_OPTIONS_INIT {HFS_HUBD_OPTIONS_VERSION, NULL, NULL, NULL, NULL, 0, 0, NULL, 0, NULL, 0, false, 0}
 
 typedef struct hfs_hubd hfs_hubd;
 

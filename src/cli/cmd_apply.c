@@ -67,10 +67,43 @@ static bool confirm(void)
     return strcmp(answer, "yes") == 0 || strcmp(answer, "y") == 0;
 }
 
-/* Plans the manifest for `apply -f`, shows the plan, and asks unless --yes. *exit_code is
- * set when the apply must not go on (an error, no changes, or the user said no). */
+/* The locks of the syncs `apply -f` applies, taken before it plans them: a plan made while
+ * another apply still runs would be made against the head that apply is about to move.
+ * Ctrl-C stops a --wait. *exit_code is set when the apply must not go on: another hfsync
+ * holds a sync without --wait (exit 0, the cron contract, as a saved plan's apply does). */
+static hfs_apply_lock *lock_for_apply(const hfs_manifest *m, hfs_cli_args *args, bool json,
+                                      int *exit_code)
+{
+    size_t n_syncs;
+    const char *const *syncs = hfs_cli_values(args, "sync", &n_syncs);
+    hfs_apply_lock *lock = NULL;
+    struct sigaction old_int, old_term;
+    catch_signals(&old_int, &old_term);
+    int rc = hfs_apply_lock_acquire(&lock, m, syncs, n_syncs, NULL, hfs_cli_flag(args, "wait"),
+                                    &interrupted);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (rc == HFS_ELOCKED) {
+        if (json) {
+            hfs_apply_event ev = {
+                .kind = HFS_APPLY_EVENT_ERROR, .message = hfs_error_last(), .error_code = rc};
+            char *line = hfs_apply_event_to_json(&ev);
+            printf("%s\n", line);
+            free(line);
+        }
+        fprintf(stderr, "hfsync: %s\n", hfs_error_last());
+        *exit_code = HFS_EXIT_OK;
+    } else if (rc < 0) {
+        *exit_code = hfs_cli_fail(rc);
+    }
+    return lock;
+}
+
+/* Plans the manifest for `apply -f` (holding the syncs' locks, which *lock gets), shows the
+ * plan, and asks unless --yes. *exit_code is set when the apply must not go on (an error,
+ * a sync locked by another hfsync, no changes, or the user said no). */
 static hfs_plan *plan_for_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args, bool json,
-                                int *exit_code)
+                                hfs_apply_lock **lock, int *exit_code)
 {
     const char *path = hfs_cli_value(args, "file");
     bool yes = hfs_cli_flag(args, "yes");
@@ -90,6 +123,10 @@ static hfs_plan *plan_for_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args, bool
     if ((*exit_code = load_manifest(&m, path ? path : "hfsync.yaml")) != HFS_EXIT_OK)
         return NULL;
     *exit_code = -1;
+    if (!(*lock = lock_for_apply(m, args, json, exit_code))) {
+        hfs_manifest_free(m);
+        return NULL;
+    }
     size_t n_syncs;
     const char *const *syncs = hfs_cli_values(args, "sync", &n_syncs);
     hfs_plan_options opts = HFS_PLAN_OPTIONS_INIT;
@@ -142,6 +179,7 @@ static int run_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args)
     bool quiet = hfs_cli_flag(args, "quiet");
     hfs_plan *plan = NULL;
     hfs_apply_printer *printer = NULL;
+    hfs_apply_lock *lock = NULL;
     long jobs = 0;
     int exit_code = HFS_EXIT_OK, rc;
 
@@ -160,9 +198,11 @@ static int run_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args)
         /* Scheduled syncs (a cron job) make a scheduled run each: cmd_watch.c. */
         if ((exit_code = hfs_cli_apply_scheduled(cmd, args)) >= 0)
             return exit_code;
-        plan = plan_for_apply(cmd, args, json, &exit_code);
-        if (!plan)
+        plan = plan_for_apply(cmd, args, json, &lock, &exit_code);
+        if (!plan) {
+            hfs_apply_lock_release(lock);
             return exit_code;
+        }
         exit_code = HFS_EXIT_OK;
         /* The plan holds the selected syncs only. */
         n_syncs = 0;
@@ -183,6 +223,7 @@ static int run_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args)
     opts.event_ctx = printer;
     opts.cancel = &interrupted;
     opts.wait_lock = hfs_cli_flag(args, "wait");
+    opts.lock_held = lock != NULL;
     struct sigaction old_int, old_term;
     catch_signals(&old_int, &old_term);
     rc = hfs_apply(NULL, plan, &opts);
@@ -197,6 +238,7 @@ static int run_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args)
     }
     hfs_apply_printer_free(printer);
     hfs_plan_free(plan);
+    hfs_apply_lock_release(lock);
     return exit_code;
 }
 
@@ -229,8 +271,9 @@ const hfs_cli_cmd hfs_cmd_apply = {
         "elsewhere it needs --yes. Progress goes to stderr (a bar on a terminal), commit URLs\n"
         "to stdout. Exit codes: 0 done or no changes, 1 error, 3 the plan is stale, 4 refused\n"
         "by a safety limit, 64 usage error.\n"
-        "Each sync is locked while it is applied (.hfsync/state/SYNC/lock): a second apply of\n"
-        "it says which process holds it and exits 0 (safe from cron), or waits with --wait.\n"
+        "Each sync is locked while it is applied (.hfsync/state/SYNC/lock; with -f from before\n"
+        "it is planned): a second apply of it says which process holds it and exits 0 (safe\n"
+        "from cron), or waits with --wait (and then plans against what the holder left).\n"
         "An interrupted apply of the same plan resumes (.hfsync/state/SYNC/journal.json);\n"
         "`strategy: large` commits as it goes, and a re-run skips what landed.\n"
         "When every sync it applies has a `schedule:` (a cron job), each makes one scheduled\n"

@@ -19,6 +19,9 @@ static const hfs_cli_opt serve_opts[] = {
     {"fault", 0, HFS_OPT_LIST, "SPEC", "inject a fault (see below)"},
     {"access-log", 0, HFS_OPT_VALUE, "FILE", "append the access log to FILE (default stderr)"},
     {"threads", 0, HFS_OPT_VALUE, "N", "worker threads (default 8)"},
+    {"header-timeout", 0, HFS_OPT_VALUE, "SECONDS",
+     "close a connection whose request line and headers are not all in after SECONDS, however "
+     "slowly they trickle (default 60)"},
     {"strict-upload-auth", 0, HFS_OPT_FLAG, NULL,
      "refuse (400) an Authorization header sent to a signed upload URL, as S3 does for "
      "presigned URLs: tests use it to prove a client never leaks its token there"},
@@ -50,6 +53,10 @@ static int run_serve(const hfs_cli_cmd *cmd, hfs_cli_args *args)
     if (!hfs_cli_int(cmd, args, "threads", 1, 256, &threads, &code))
         return code;
     opts.threads = (unsigned)threads;
+    long header_timeout = 0;
+    if (!hfs_cli_int(cmd, args, "header-timeout", 1, 3600, &header_timeout, &code))
+        return code;
+    opts.header_timeout_s = (unsigned)header_timeout;
     int rc = hfs_hubd_serve(&opts);
     return rc < 0 ? hfs_cli_fail(rc) : HFS_EXIT_OK;
 }
@@ -73,6 +80,10 @@ static const hfs_cli_cmd hub_serve = {
         "  ENDPOINT:land_then_status=CODE[,nth=N]       carry the request out, then answer "
         "CODE\n"
         "  ENDPOINT:delay=MS[,nth=N][,times=K]          wait MS milliseconds first\n"
+        "  ENDPOINT:enospc=BYTES[,nth=N][,times=K]      the disk is full after BYTES more bytes "
+        "of\n"
+        "      the request's store writes: that write fails with ENOSPC, the answer is 507\n"
+        "      (lfs-put, lfs-part, commit)\n"
         "ENDPOINT: any whoami create info tree paths-info preupload lfs-batch lfs-put lfs-part\n"
         "lfs-complete lfs-verify commit resolve (also /lfs-files downloads) discussions git other.\n"
         "nth: the 1-based count of requests to ENDPOINT where the fault starts (default 1);\n"

@@ -1,12 +1,14 @@
 /* Allocation that aborts on out-of-memory, a string buffer, file-system helpers. */
 #include "common/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +178,20 @@ bool hfs_str_ends_with(const char *s, const char *suffix)
     return ls >= lf && memcmp(s + ls - lf, suffix, lf) == 0;
 }
 
+bool hfs_path_stays_inside(const char *path)
+{
+    if (!path || !*path || *path == '/')
+        return false;
+    for (const char *seg = path;;) {
+        size_t n = strcspn(seg, "/");
+        if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+            return false;
+        if (!seg[n])
+            return true;
+        seg += n + 1;
+    }
+}
+
 char *hfs_path_join(const char *a, const char *b)
 {
     if (!a || !*a)
@@ -270,6 +286,10 @@ int hfs_write_file_atomic(const char *path, const void *data, size_t len, mode_t
     /* A unique temp name, so two threads (or processes) writing one path never collide. */
     char *tmp = hfs_sprintf("%s.tmp.XXXXXX", path);
     int fd = mkostemp(tmp, O_CLOEXEC);
+    /* Locked until the rename: hfs_remove_stale_temps() tells a killed writer's temp file
+     * (its lock died with it) from one being written now. */
+    if (fd >= 0)
+        flock(fd, LOCK_EX);
     if (fd >= 0 && fchmod(fd, mode) != 0) {
         close(fd);
         unlink(tmp);
@@ -294,20 +314,50 @@ int hfs_write_file_atomic(const char *path, const void *data, size_t len, mode_t
         p += n;
         left -= (size_t)n;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
+    if (fsync(fd) != 0) {
         rc = hfs_error_set(HFS_ERROR, "cannot write %s: %s", tmp, strerror(errno));
+        close(fd);
         unlink(tmp);
         goto done;
     }
     if (rename(tmp, path) != 0) {
         rc = hfs_error_set(HFS_ERROR, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        close(fd);
         unlink(tmp);
         goto done;
     }
+    close(fd); /* the data is synced: only the lock goes with it */
     fsync_dir_of(path);
 done:
     free(tmp);
     return rc;
+}
+
+void hfs_remove_stale_temps(const char *path)
+{
+    char *dir = hfs_strdup(path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (slash)
+        *slash = '\0';
+    char *prefix = hfs_sprintf("%s.tmp.", base);
+    DIR *d = opendir(slash ? (*dir ? dir : "/") : ".");
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (!hfs_str_starts_with(de->d_name, prefix))
+            continue;
+        char *tmp = slash ? hfs_path_join(*dir ? dir : "/", de->d_name) : hfs_strdup(de->d_name);
+        int fd = open(tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+            unlink(tmp);
+        if (fd >= 0)
+            close(fd);
+        free(tmp);
+    }
+    if (d)
+        closedir(d);
+    free(prefix);
+    free(dir);
 }
 
 void hfs_human_size(char *out, size_t out_size, uint64_t bytes)

@@ -55,6 +55,10 @@ bool hfs_str_ends_with(const char *s, const char *suffix);
 
 /* Joins two path parts with exactly one '/' between them. */
 char *hfs_path_join(const char *a, const char *b);
+/* Does this relative path stay inside the folder (or repo) it is relative to? Not empty, no
+ * leading '/', no empty, "." or ".." segment. Paths from outside (a hub listing, a plan
+ * file) are checked with it before they are joined to anything. */
+bool hfs_path_stays_inside(const char *path);
 /* Creates a directory and its parents (mode 0755); existing ones are fine. */
 int hfs_mkdir_p(const char *path);
 /* Reads a whole file of at most max_bytes into *out (NUL-terminated). For small
@@ -62,6 +66,9 @@ int hfs_mkdir_p(const char *path);
 int hfs_read_file(char **out, size_t *out_len, const char *path, size_t max_bytes);
 /* Writes data to path atomically: a temp file beside it, fsync, rename, fsync of the dir. */
 int hfs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Removes the temp files (PATH.tmp.*) that hfs_write_file_atomic calls killed before their
+ * rename left beside path; one being written now is left alone (its writer holds a lock). */
+void hfs_remove_stale_temps(const char *path);
 
 /* Formats a byte count for people: "512 B", "1.5 KB", "4.2 GB" (decimal units, as the hub shows). */
 void hfs_human_size(char *out, size_t out_size, uint64_t bytes);

@@ -26,6 +26,13 @@ void exec_emit(exec_ctx *x, const hfs_plan_sync *s, hfs_apply_event *ev)
     x->opts->event(x->opts->event_ctx, ev);
 }
 
+void exec_emit_pr(exec_sync *s, long num, const char *url, const char *state)
+{
+    hfs_apply_event ev = {
+        .kind = HFS_APPLY_EVENT_PULL_REQUEST, .pr_num = num, .url = url, .pr_state = state};
+    exec_emit(s->x, s->sync, &ev);
+}
+
 int exec_check_cancel(const exec_ctx *x)
 {
     if (x->opts->cancel && *x->opts->cancel)
@@ -97,7 +104,9 @@ static int check_limits(const hfs_plan_sync *s)
             return hfs_error_set(HFS_ELIMIT,
                                  "sync %s: commit %zu of %zu carries %s of regular files inline, "
                                  "more than the 100 MiB one commit may hold (the hub times out): "
-                                 "set `commit: {strategy: large}` (or multi) and plan again",
+                                 "set `commit: {strategy: large}` (or multi) and plan again; "
+                                 "for a one-shot upload, `hfsync upload-large-folder` commits "
+                                 "in groups",
                                  s->name, c + 1, s->n_commits, human);
         }
     }
@@ -308,6 +317,8 @@ int exec_apply_commit(exec_sync *s, const hfs_plan_commit *c, size_t step, size_
     /* The next commit builds on this one; after a new pull request, it goes there. */
     memcpy(s->parent, res.commit_oid, sizeof(s->parent));
     if (s->create_pr && res.pr_num > 0) {
+        /* A pull request a commit opens is open at once (not a draft). */
+        exec_emit_pr(s, res.pr_num, s->pr_url, "open");
         free(s->revision);
         s->revision = hfs_sprintf("refs/pr/%ld", res.pr_num);
         s->create_pr = false;
@@ -323,13 +334,21 @@ done:
     return rc;
 }
 
+static char *state_name_of(const exec_ctx *x, const hfs_plan_sync *ps)
+{
+    return hfs_state_name(x->plan->manifest_path, ps->name, ps->repo_type, ps->repo_id,
+                          ps->revision, ps->path_in_repo);
+}
+
 static int apply_sync(exec_ctx *x, const hfs_plan_sync *ps, exec_pin *pin)
 {
     exec_sync s = {.x = x, .sync = ps, .repo = {ps->repo_type, ps->repo_id}};
     int rc = 0;
     hfs_journal journal = {0};
+    char *state_name = state_name_of(x, ps);
     s.journal = &journal;
-    if ((rc = hfs_journal_load(&journal, x->state_dir, ps->name, hfs_plan_id(x->plan))) < 0)
+    s.state_name = state_name;
+    if ((rc = hfs_journal_load(&journal, x->state_dir, state_name, hfs_plan_id(x->plan))) < 0)
         goto done;
     s.revision = hfs_strdup(ps->revision);
     s.create_pr = ps->create_pr;
@@ -353,15 +372,139 @@ static int apply_sync(exec_ctx *x, const hfs_plan_sync *ps, exec_pin *pin)
     }
 done:
     /* Finished: nothing is left to resume. */
-    if (rc == 0 && hfs_journal_remove(x->state_dir, ps->name) < 0) {
+    if (rc == 0 && hfs_journal_remove(x->state_dir, state_name) < 0) {
         hfs_warn("%s", hfs_error_last());
         hfs_error_clear();
     }
     hfs_journal_clear(&journal);
+    free(state_name);
     lgit_session_free(s.git);
     free(s.pr_url);
     free(s.revision);
     return rc;
+}
+
+/* ---- an earlier apply that finished --------------------------------------------------- */
+
+/* Commits of the revision read, newest first, looking for the plan's last commit. */
+#define APPLIED_WALK_MAX 1000
+
+typedef struct {
+    const char *plan_line; /* "hfsync-plan: <id>" */
+    const char *last_step; /* "hfsync-step: n/n" when the plan has several commits, else NULL */
+    const char *stop;      /* the pinned head: the plan's commits are above it; NULL: none */
+    size_t seen;
+    char found[HFS_SHA1_HEX];
+} trailer_walk;
+
+static int on_trailer_commit(void *ctx, const hfs_hub_commit_entry *c)
+{
+    trailer_walk *w = ctx;
+    if (!c->id)
+        return 0;
+    if ((w->stop && strcmp(c->id, w->stop) == 0) || w->seen++ >= APPLIED_WALK_MAX)
+        return 1;
+    const char *text = c->message ? c->message : c->title;
+    if (text && exec_has_line(text, w->plan_line) &&
+        (!w->last_step || exec_has_line(text, w->last_step))) {
+        snprintf(w->found, sizeof(w->found), "%s", c->id);
+        return 1;
+    }
+    return 0;
+}
+
+/* An apply whose commit or push landed but which was cut short before it said so leaves
+ * the revision at the plan's last commit (its message carries the plan's id and, with
+ * several commits, the last step), or at a descendant of it. */
+static int pushed_already(exec_applied *out, exec_ctx *x, const hfs_plan_sync *ps)
+{
+    hfs_hub_repo repo = {ps->repo_type, ps->repo_id};
+    hfs_hub_repo_info info = {0};
+    char *plan_line = NULL, *last_step = NULL;
+    int rc = hfs_hub_repo_info_get(&info, x->hub, &repo, ps->revision, false);
+    if (rc == HFS_ENOTFOUND) {
+        /* No repo or no revision: nothing was pushed; the pin check says the rest. */
+        hfs_error_clear();
+        rc = 0;
+        goto done;
+    }
+    if (rc < 0 || !info.sha || (!ps->create && strcmp(info.sha, ps->remote_head) == 0))
+        goto done;
+    plan_line = hfs_sprintf("%s %s", HFS_APPLY_PLAN_TRAILER, hfs_plan_id(x->plan));
+    if (ps->n_commits > 1)
+        last_step = hfs_sprintf("%s %zu/%zu", HFS_APPLY_STEP_TRAILER, ps->n_commits, ps->n_commits);
+    trailer_walk w = {plan_line, last_step, ps->create ? NULL : ps->remote_head, 0, ""};
+    rc = hfs_hub_list_commits(x->hub, &repo, info.sha, on_trailer_commit, &w);
+    if (rc > 0)
+        rc = 0;
+    if (rc == 0 && w.found[0]) {
+        out->applied = true;
+        memcpy(out->commit_oid, w.found, sizeof(out->commit_oid));
+        snprintf(out->head, sizeof(out->head), "%s", info.sha);
+    }
+done:
+    free(last_step);
+    free(plan_line);
+    hfs_hub_repo_info_clear(&info);
+    return rc;
+}
+
+/* Whether an earlier apply of this plan already finished the sync, although it did not get
+ * to say so (killed after the merge or the push landed): then its revision has moved by
+ * the plan's own doing, which is not a stale plan. Only the hub's state decides. */
+static int find_applied(exec_applied *out, exec_ctx *x, const hfs_plan_sync *ps)
+{
+    memset(out, 0, sizeof(*out));
+    if (ps->strategy == HFS_STRATEGY_MULTI) {
+        /* The journal, when there is one, names the pull request. */
+        hfs_journal j = {0};
+        char *name = state_name_of(x, ps);
+        int rc = hfs_journal_load(&j, x->state_dir, name, hfs_plan_id(x->plan));
+        if (rc == 0)
+            rc = exec_multi_applied(out, x, ps, j.pr_num);
+        hfs_journal_clear(&j);
+        free(name);
+        return rc;
+    }
+    /* Over http in one commit, as over git: the plan's commit carries its id. (Strategy
+     * large recognises its own commits as it resumes.) */
+    if (ps->transport == HFS_TRANSPORT_GIT || ps->strategy == HFS_STRATEGY_SINGLE)
+        return pushed_already(out, x, ps);
+    return 0;
+}
+
+static void report_applied(exec_ctx *x, const hfs_plan_sync *ps, const exec_applied *a)
+{
+    char *pr = NULL, *msg;
+    char *url = hfs_sprintf("%s/%s%s/commit/%s", hfs_hub_endpoint(x->hub),
+                            hfs_hub_type_prefix(ps->repo_type), ps->repo_id, a->commit_oid);
+    if (a->pr_num > 0) {
+        pr = hfs_sprintf("%s/%s%s/discussions/%ld", hfs_hub_endpoint(x->hub),
+                         hfs_hub_type_prefix(ps->repo_type), ps->repo_id, a->pr_num);
+        msg = hfs_sprintf("%s@%s holds pull request #%ld of this plan, merged as %.7s (the "
+                          "head is %.7s); nothing to do: %s",
+                          ps->repo_id, ps->revision, a->pr_num, a->commit_oid, a->head, pr);
+    } else {
+        msg = hfs_sprintf("%s@%s holds this plan's commit %.7s (the head is %.7s), made by "
+                          "an earlier apply; nothing to do: %s",
+                          ps->repo_id, ps->revision, a->commit_oid, a->head, url);
+    }
+    hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_ALREADY_APPLIED,
+                          .commit_oid = a->commit_oid,
+                          .url = url,
+                          .pr_url = pr,
+                          .message = msg};
+    exec_emit(x, ps, &ev);
+    /* Finished: nothing is left to resume. */
+    char *name = state_name_of(x, ps);
+    if (hfs_journal_remove(x->state_dir, name) < 0) {
+        hfs_warn("%s", hfs_error_last());
+        hfs_error_clear();
+    }
+    free(name);
+    free(msg);
+    free(pr);
+    free(url);
 }
 
 /* ---- the whole apply ------------------------------------------------------------------- */
@@ -383,7 +526,7 @@ int hfs_apply(hfs_apply_result *out, const hfs_plan *plan, const hfs_apply_optio
     exec_pin *pins = NULL;
     hfs_sync_lock **locks = NULL;
     hfs_plan_sync *repinned = NULL;
-    size_t n = 0;
+    size_t n = 0, live = 0, n_applied = 0;
     exec_ctx x = {.plan = plan, .opts = opts ? opts : &defaults, .started = hfs_now()};
     x.result = out ? out : &local;
     memset(x.result, 0, sizeof(*x.result));
@@ -399,9 +542,12 @@ int hfs_apply(hfs_apply_result *out, const hfs_plan *plan, const hfs_apply_optio
     x.state_dir = x.opts->state_dir ? hfs_strdup(x.opts->state_dir)
                                     : hfs_state_dir_for(plan->manifest_path);
     locks = hfs_calloc(n, sizeof(*locks));
-    for (size_t i = 0; i < n && rc == 0 && !x.opts->lock_held; i++)
-        rc = hfs_sync_lock_acquire_until(&locks[i], x.state_dir, syncs[i]->name,
-                                         x.opts->wait_lock, x.opts->cancel);
+    for (size_t i = 0; i < n && rc == 0 && !x.opts->lock_held; i++) {
+        char *name = state_name_of(&x, syncs[i]);
+        rc = hfs_sync_lock_acquire_until(&locks[i], x.state_dir, name, x.opts->wait_lock,
+                                         x.opts->cancel);
+        free(name);
+    }
     if (rc < 0)
         goto done;
 
@@ -411,13 +557,26 @@ int hfs_apply(hfs_apply_result *out, const hfs_plan *plan, const hfs_apply_optio
     ho.verbose = x.opts->verbose;
     if ((rc = hfs_hub_new(&x.hub, &ho)) < 0)
         goto done;
+    /* Syncs an earlier apply finished are reported and left out of the rest. */
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        exec_applied a;
+        rc = find_applied(&a, &x, syncs[i]);
+        if (rc == 0 && a.applied) {
+            report_applied(&x, syncs[i], &a);
+            n_applied++;
+        } else if (rc == 0) {
+            syncs[live++] = syncs[i];
+        }
+    }
+    if (rc < 0)
+        goto done;
     pins = hfs_calloc(n, sizeof(*pins));
     repinned = hfs_calloc(n, sizeof(*repinned));
-    if ((rc = exec_large_repin(&x, syncs, n, repinned)) < 0)
+    if ((rc = exec_large_repin(&x, syncs, live, repinned)) < 0)
         goto done;
-    if ((rc = exec_check_pins(&x, syncs, n, pins)) < 0)
+    if ((rc = exec_check_pins(&x, syncs, live, pins)) < 0)
         goto done;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0; i < live && rc == 0; i++) {
         rc = exec_check_cancel(&x);
         if (rc == 0)
             rc = apply_sync(&x, syncs[i], &pins[i]);
@@ -427,12 +586,15 @@ done:
     if (rc < 0) {
         emit_failure(&x, rc);
     } else {
+        const char *message = n == 0                        ? "No changes."
+                              : n_applied == n && live == 0 ? "Nothing to do: already applied."
+                                                            : NULL;
         hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_DONE,
                               .commits = x.result->n_commits,
                               .files_done = x.result->lfs_files_uploaded,
                               .bytes_done = x.result->lfs_bytes_uploaded,
                               .seconds = x.result->seconds,
-                              .message = n == 0 ? "No changes." : NULL};
+                              .message = message};
         exec_emit(&x, NULL, &ev);
     }
     free(x.stale_path);

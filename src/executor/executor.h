@@ -43,9 +43,10 @@ typedef struct {
     const char *step_id;       /* multi: the commit's "hfsync-step:" is this id, not "i/n" */
     struct lgit_session *git;  /* transport git: the cache and remote (src/legacy-git/lgit.h) */
     /* What earlier applies of this plan did (loaded by apply_sync, removed once the sync
-     * is done); a strategy saves it with hfs_journal_save(j, x->state_dir, sync->name)
+     * is done); a strategy saves it with hfs_journal_save(j, x->state_dir, state_name)
      * after each step. */
     hfs_journal *journal;
+    const char *state_name; /* the sync's folder under .hfsync/state/ (hfs_state_name) */
 } exec_sync;
 
 /* One operation of the commit being made. */
@@ -57,6 +58,8 @@ typedef struct {
 
 /* Emits an event, filling in the sync's names when s is not NULL. */
 void exec_emit(exec_ctx *x, const hfs_plan_sync *s, hfs_apply_event *ev);
+/* Emits the pull_request event of pull request `num` ("draft", "open", "merged"). */
+void exec_emit_pr(exec_sync *s, long num, const char *url, const char *state);
 /* HFS_ERROR "interrupted" when the caller asked to stop. */
 int exec_check_cancel(const exec_ctx *x);
 /* {folder}/{local}. Caller frees. */
@@ -137,13 +140,29 @@ void exec_record_commit(exec_sync *s, const exec_commit_result *c);
 
 /* ---- multi.c: strategy multi ----------------------------------------------------------- */
 
+/* What an earlier apply of the plan left on the hub that makes a sync done already. */
+typedef struct {
+    bool applied;
+    char commit_oid[HFS_SHA1_HEX]; /* the plan's last commit on the revision (multi: the merge) */
+    char head[HFS_SHA1_HEX];       /* the revision's head: that commit, or a descendant */
+    long pr_num;                   /* multi: the merged pull request */
+} exec_applied;
+
 /* HFS_EINVALID when the sync is `strategy: multi` on a revision its pull request cannot
- * merge into (the discussions API opens pull requests against main only). */
+ * merge into: over git the pull request is opened through the discussions API, which bases
+ * it on main only (over http a revision other than main gets its pull request from the
+ * first step's commit, opened against that revision). */
 int exec_multi_check(const hfs_plan_sync *s);
+/* Whether the sync's revision moved because an earlier apply of this plan (killed after the
+ * merge landed, say) finished it: this plan's pull request (`pr_hint`, from the journal, or
+ * found by its title and description) is merged, and the revision's head is its merge
+ * commit or a descendant of it. */
+int exec_multi_applied(exec_applied *out, exec_ctx *x, const hfs_plan_sync *s, long pr_hint);
 /* The sync's commits on one pull request: found by the plan's id (a resumed apply) or
- * opened as a draft, one commit per step on refs/pr/N (steps already there are skipped),
- * its checklist ticked; then opened, and merged unless create_pr. HFS_ESTALE when main
- * moved before the merge. */
+ * opened — as a draft through the discussions API for main, by the first step's commit for
+ * another revision — one commit per step on refs/pr/N (steps already there are skipped),
+ * its checklist ticked; then opened, and merged into the revision unless create_pr.
+ * HFS_ESTALE when the revision moved before the merge. */
 int exec_multi_apply(exec_sync *s);
 
 /* ---- large.c: strategy large ----------------------------------------------------------- */

@@ -191,8 +191,8 @@ typedef struct {
     const char *pinned; /* the head the plan was made against (regular copies read it) */
     exec_entry *entries;
     size_t n, n_deletes;
-    size_t file_cap;   /* files per commit, from the plan's groups (max_files) */
-    uint64_t byte_cap; /* upload bytes per commit, from the plan's groups (max_bytes) */
+    size_t file_cap;   /* files per commit: the plan's max_files */
+    uint64_t byte_cap; /* upload bytes per commit: the plan's max_bytes */
     char *message, *description;
     unsigned jobs;
 
@@ -331,7 +331,7 @@ static void mark_ready(large_run *r, size_t i)
 
 static void journal_save_locked(large_run *r)
 {
-    if (hfs_journal_save(r->s->journal, r->s->x->state_dir, r->s->sync->name) < 0) {
+    if (hfs_journal_save(r->s->journal, r->s->x->state_dir, r->s->state_name) < 0) {
         /* The hub stays the truth (LFS batch, commit trailers): a lost journal costs
          * requests, never correctness. */
         hfs_warn("%s", hfs_error_last());
@@ -908,10 +908,16 @@ static char *base_message(const hfs_plan_commit *c)
     return hfs_strdup(m);
 }
 
-/* Bounds the plan's groups were cut with: none of them passed max_files or max_bytes, so
- * the biggest (of those with more than one file, for bytes) stands for them. */
+/* The bounds the plan's groups were cut with (commit.max_files and max_bytes, recorded in
+ * the plan; 0 is none). A plan from before they were recorded: none of its groups passed
+ * them, so the biggest (of those with more than one file, for bytes) stands for them. */
 static void plan_bounds(large_run *r, const hfs_plan_sync *ps)
 {
+    if (ps->has_limits) {
+        r->file_cap = ps->max_files ? (size_t)ps->max_files : SIZE_MAX;
+        r->byte_cap = ps->max_bytes ? ps->max_bytes : UINT64_MAX;
+        return;
+    }
     size_t max_files = 0;
     uint64_t max_bytes = 0;
     for (size_t c = 0; c < ps->n_commits; c++) {
@@ -1091,24 +1097,10 @@ done:
 
 /* ---- hfsync upload-large-folder ----------------------------------------------------------- */
 
-/* The state's name for an upload of this folder to this repo: "datasets--ns--name" (as the
- * hub cache names repos), or a digest when that is too long for a sync name. */
-static char *large_sync_name(const hfs_upload_large_spec *spec)
-{
-    const char *kind = spec->repo_type == HFS_REPO_DATASET ? "datasets"
-                       : spec->repo_type == HFS_REPO_SPACE ? "spaces"
-                                                           : "models";
-    hfs_buf b = HFS_BUF_INIT;
-    hfs_buf_printf(&b, "%s--", kind);
-    for (const char *p = spec->repo_id; *p; p++)
-        hfs_buf_puts(&b, *p == '/' ? "--" : (char[]){*p, '\0'});
-    if (b.len <= 64)
-        return hfs_buf_detach(&b);
-    char digest[HFS_SHA256_HEX];
-    hfs_sha256_hex(digest, b.ptr, b.len);
-    hfs_buf_free(&b);
-    return hfs_sprintf("%s--%.40s", kind, digest);
-}
+/* The sync's name in events and logs. Its lock and journal are named after the target as
+ * well (hfs_state_name), so uploads of one folder to different repos or revisions are
+ * independent. */
+#define LARGE_SYNC_NAME "upload-large-folder"
 
 static void on_large_plan_progress(void *ctx, const hfs_plan_progress *p)
 {
@@ -1129,7 +1121,7 @@ int hfs_upload_large_folder(hfs_apply_result *out, const hfs_upload_large_spec *
     static const hfs_apply_options defaults = HFS_APPLY_OPTIONS_INIT;
     hfs_manifest *m = NULL;
     hfs_plan *plan = NULL;
-    char *folder = NULL, *name = NULL, *state_dir = NULL;
+    char *folder = NULL, *state_dir = NULL;
     int rc = 0;
 
     if (!opts)
@@ -1169,9 +1161,8 @@ int hfs_upload_large_folder(hfs_apply_result *out, const hfs_upload_large_spec *
 
     /* The state lives in the folder (as huggingface_hub keeps .cache/huggingface there):
      * a re-run from anywhere finds the hash cache and the journal. */
-    name = large_sync_name(spec);
     hfs_sync_spec ms = HFS_SYNC_SPEC_INIT;
-    ms.name = name;
+    ms.name = LARGE_SYNC_NAME;
     ms.repo_id = spec->repo_id;
     ms.repo_type = spec->repo_type;
     ms.revision = spec->revision;
@@ -1206,7 +1197,6 @@ done:
     hfs_plan_free(plan);
     hfs_manifest_free(m);
     free(state_dir);
-    free(name);
     free(folder);
     return rc;
 }

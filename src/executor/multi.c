@@ -9,7 +9,8 @@
 #include "executor/executor.h"
 #include "executor/state.h"
 
-/* The only branch a pull request opened through the discussions API merges into. */
+/* The only branch a pull request opened through the discussions API merges into; for
+ * another revision the pull request is opened by the first step's commit instead. */
 #define MULTI_BASE "main"
 /* The hub refuses titles longer than this. */
 #define TITLE_MAX 200
@@ -19,6 +20,8 @@
 #define PLAN_LINE "**hfsync plan:**"
 /* Commits of refs/pr/N read beyond the steps before deciding the base is not there. */
 #define WALK_SLACK 20
+/* Commits of the revision read, newest first, looking for an earlier apply's merge. */
+#define APPLIED_WALK_MAX 1000
 /* The description grows with the steps and is sent whole at every tick: past this many
  * steps, boxes are ticked at most every TICK_INTERVAL seconds (and at the end), so the
  * bytes sent stay linear in the steps. */
@@ -42,7 +45,7 @@ typedef struct {
     char *message;           /* the sync's commit message, without " (part i/N)" */
     char *draft_title;       /* "[hfsync] <message> (plan <id>)": how a resumed apply finds it */
     char *final_title;       /* the title once every step is in */
-    char base[HFS_SHA1_HEX]; /* the pinned head of main, where the pull request starts */
+    char base[HFS_SHA1_HEX]; /* the pinned head of the revision, where the PR starts */
     long num;                /* the pull request; 0 before it is found or opened */
     char *url;
     char *status;          /* draft, open */
@@ -54,17 +57,25 @@ typedef struct {
     const char *state_dir; /* where it is saved */
 } multi_run;
 
+/* Over http a pull request against a revision other than main is opened by a commit with
+ * create_pr (the discussions API has no base branch); a push cannot open one. */
+static bool opens_by_commit(const hfs_plan_sync *s)
+{
+    return strcmp(s->revision, MULTI_BASE) != 0;
+}
+
 int exec_multi_check(const hfs_plan_sync *s)
 {
-    if (s->strategy != HFS_STRATEGY_MULTI || strcmp(s->revision, MULTI_BASE) == 0)
+    if (s->strategy != HFS_STRATEGY_MULTI || !opens_by_commit(s) ||
+        s->transport != HFS_TRANSPORT_GIT)
         return 0;
     return hfs_error_set(HFS_EINVALID,
-                         "sync %s: `strategy: multi` commits to a pull request opened through the "
-                         "hub's discussions API, and such a pull request merges into %s only, but "
-                         "the sync's revision is \"%s\": set `revision: %s`, or use "
-                         "`strategy: single` with `create_pr: true` (a pull request against %s), "
-                         "and plan again",
-                         s->name, MULTI_BASE, s->revision, MULTI_BASE, s->revision);
+                         "sync %s: `strategy: multi` over git opens its pull request through the "
+                         "hub's discussions API, which bases it on %s only, but the sync's "
+                         "revision is \"%s\": set `transport: http` (its pull request is then "
+                         "opened against %s by the first step's commit) or `revision: %s`, and "
+                         "plan again",
+                         s->name, MULTI_BASE, s->revision, s->revision, MULTI_BASE);
 }
 
 /* ---- what the pull request says ------------------------------------------------------- */
@@ -151,11 +162,13 @@ static char *describe(const multi_run *r)
         describe_step(&b, &r->steps[i]);
     hfs_buf_printf(&b,
                    "\nOpened by hfsync (`strategy: multi`): each step is one commit on this pull "
-                   "request, ticked off when it is in. %s\n",
-                   r->ps->create_pr ? "Once every step is in, the pull request is left open for "
-                                      "review (`create_pr: true`)."
-                                    : "Once every step is in, the pull request is merged into "
-                                      "`" MULTI_BASE "`.");
+                   "request, ticked off when it is in. ");
+    if (r->ps->create_pr)
+        hfs_buf_printf(&b, "Once every step is in, the pull request is left open for review "
+                           "(`create_pr: true`).\n");
+    else
+        hfs_buf_printf(&b, "Once every step is in, the pull request is merged into `%s`.\n",
+                       r->ps->revision);
     return hfs_buf_detach(&b);
 }
 
@@ -186,7 +199,7 @@ static void journal_save(const multi_run *r)
 {
     if (!r->journal || !r->state_dir)
         return;
-    if (hfs_journal_save(r->journal, r->state_dir, r->ps->name) < 0) {
+    if (hfs_journal_save(r->journal, r->state_dir, r->s->state_name) < 0) {
         char *msg = hfs_sprintf("cannot record progress (%s); a resumed apply finds its pull "
                                 "request on the hub instead",
                                 hfs_error_last());
@@ -398,7 +411,7 @@ static int scan_steps(multi_run *r)
                            "pull request #%ld (%s) does not build on %.7s, the head of %s the "
                            "plan was made against; nothing more was committed: close it and "
                            "plan again",
-                           r->num, r->url, r->base, MULTI_BASE);
+                           r->num, r->url, r->base, r->ps->revision);
         goto done;
     }
     memcpy(s->parent, w.head, sizeof(s->parent));
@@ -466,21 +479,21 @@ static int run_step(multi_run *r, multi_step *st)
 
 /* ---- the end: open, merge ---------------------------------------------------------------- */
 
-/* The pull request's changes were committed on top of the pinned head of main; merged
- * onto anything else, they would land on changes nobody reviewed with the plan. */
+/* The pull request's changes were committed on top of the pinned head of the revision;
+ * merged onto anything else, they would land on changes nobody reviewed with the plan. */
 static int check_base(const multi_run *r)
 {
     exec_sync *s = r->s;
     hfs_hub_repo_info info = {0};
-    int rc = hfs_hub_repo_info_get(&info, s->x->hub, &s->repo, MULTI_BASE, false);
+    int rc = hfs_hub_repo_info_get(&info, s->x->hub, &s->repo, r->ps->revision, false);
     if (rc == 0 && (!info.sha || strcmp(info.sha, r->base) != 0))
         rc = hfs_error_set(HFS_ESTALE,
                            "plan is stale: %s@%s moved from %.7s to %.7s while the steps went to "
                            "pull request #%ld, so it was not merged; it is left as a draft with "
                            "every step in: review and merge it there (%s), or close it and run "
                            "`hfsync plan` again",
-                           s->repo.id, MULTI_BASE, r->base, info.sha ? info.sha : "(none)", r->num,
-                           r->url);
+                           s->repo.id, r->ps->revision, r->base, info.sha ? info.sha : "(none)",
+                           r->num, r->url);
     hfs_hub_repo_info_clear(&info);
     return rc;
 }
@@ -492,31 +505,33 @@ static void record_merge(multi_run *r, const char *oid)
     exec_commit_result res = {.commit_url = url, .pr_url = r->url};
     snprintf(res.commit_oid, sizeof(res.commit_oid), "%s", oid);
     exec_record_commit(s, &res);
-    /* The merge lands on main: the line names its commit, not the pull request. */
+    /* The merge lands on the revision: the line names its commit, not the pull request. */
     hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_COMMIT, .commit_oid = oid, .url = url};
     exec_emit(s->x, r->ps, &ev);
     free(url);
 }
 
-/* Merged (as one commit on main) unless the hub has nothing to merge; a merge whose answer
- * was lost is recognised by the pull request's status. */
+/* Merged (as one commit on the revision) unless the hub has nothing to merge; a merge
+ * whose answer was lost is recognised by the pull request's status. */
 static int merge(multi_run *r)
 {
     exec_sync *s = r->s;
+    const char *rev = r->ps->revision;
     char *comment = hfs_sprintf("Merged by hfsync: every step of plan %s is in.", r->plan_id);
     hfs_hub_discussion d = {0};
     int rc = hfs_hub_discussion_merge(s->x->hub, &s->repo, r->num, comment);
     long status = hfs_hub_last_status();
     if (rc == HFS_EINVALID && strstr(hfs_error_last(), "no associated changes")) {
         hfs_error_clear();
-        rc = hfs_hub_discussion_set_status(s->x->hub, &s->repo, r->num, "closed",
-                                           "Nothing to merge: main already has what this plan "
-                                           "changes (or the repo's .gitignore left nothing of "
-                                           "it). Closed by hfsync.");
+        char *why = hfs_sprintf("Nothing to merge: %s already has what this plan changes (or "
+                                "the repo's .gitignore left nothing of it). Closed by hfsync.",
+                                rev);
+        rc = hfs_hub_discussion_set_status(s->x->hub, &s->repo, r->num, "closed", why);
+        free(why);
         if (rc == 0) {
-            char *msg = hfs_sprintf("pull request #%ld had nothing to merge (main already has "
+            char *msg = hfs_sprintf("pull request #%ld had nothing to merge (%s already has "
                                     "what it changes): closed it: %s",
-                                    r->num, r->url);
+                                    r->num, rev, r->url);
             warn(r, msg);
             free(msg);
         }
@@ -527,7 +542,7 @@ static int merge(multi_run *r)
                            "plan is stale: pull request #%ld (%s) cannot be merged into %s: %s; "
                            "it is left open: resolve it there, or close it and run `hfsync "
                            "plan` again",
-                           r->num, r->url, MULTI_BASE, hfs_error_last());
+                           r->num, r->url, rev, hfs_error_last());
         goto done;
     }
     if (rc < 0 && status != 0 && status < 500 && status != 408 && status != 429)
@@ -538,6 +553,7 @@ static int merge(multi_run *r)
     if (merged && d.merge_commit_id) {
         rc = 0;
         record_merge(r, d.merge_commit_id);
+        exec_emit_pr(s, r->num, r->url, "merged");
     } else if (rc == 0) {
         rc = hfs_error_set(HFS_ERROR,
                            "the hub merged pull request #%ld (%s) but does not show it merged "
@@ -573,12 +589,15 @@ static int finish(multi_run *r)
         free(comment);
         if (rc < 0)
             return rc;
+        free(r->status);
+        r->status = hfs_strdup("open");
+        exec_emit_pr(s, r->num, r->url, r->status);
     }
     if (r->ps->create_pr)
         return 0;
-    /* The merge is a commit on main, and is recorded as one. */
+    /* The merge is a commit on the revision, and is recorded as one. */
     free(s->revision);
-    s->revision = hfs_strdup(MULTI_BASE);
+    s->revision = hfs_strdup(r->ps->revision);
     return merge(r);
 }
 
@@ -597,6 +616,89 @@ static void run_clear(multi_run *r)
     free(r->posted);
 }
 
+/* The steps (the plan's non-empty commits, with their ids) and the pull request's titles.
+ * Returns false when the sync has no step. */
+static bool run_setup(multi_run *r)
+{
+    const hfs_plan_sync *ps = r->ps;
+    r->steps = hfs_calloc(ps->n_commits ? ps->n_commits : 1, sizeof(*r->steps));
+    for (size_t c = 0; c < ps->n_commits; c++) {
+        if (ps->commits[c].n_ops == 0)
+            continue;
+        multi_step *st = &r->steps[r->n_steps++];
+        st->commit = &ps->commits[c];
+        st->index = c;
+        step_id(st->id, st->commit);
+    }
+    if (r->n_steps == 0)
+        return false;
+    r->message = sync_message(ps, r->steps[0].commit);
+    char *short_message = fit(r->message, TITLE_MESSAGE_MAX);
+    r->draft_title = hfs_sprintf("[hfsync] %s (plan %.12s)", short_message, r->plan_id);
+    free(short_message);
+    r->final_title = fit(r->message, TITLE_MAX);
+    return true;
+}
+
+/* The commits go to the pull request from now on: its number in the journal, its URL on
+ * every commit event, refs/pr/N as the revision. */
+static void use_pr(multi_run *r)
+{
+    exec_sync *s = r->s;
+    if (r->journal && r->journal->pr_num != r->num) {
+        r->journal->pr_num = r->num;
+        journal_save(r);
+    }
+    free(s->pr_url);
+    s->pr_url = hfs_strdup(r->url);
+    free(s->revision);
+    s->revision = hfs_sprintf("refs/pr/%ld", r->num);
+    s->create_pr = false;
+}
+
+/* A revision other than main: the first step's commit opens the pull request against it
+ * (create_pr), titled and described as a draft opened through the discussions API would
+ * be, so that a resumed apply finds it the same way. A step the hub's .gitignore empties
+ * opens nothing; the next one tries. */
+static int open_by_commit(multi_run *r, multi_step *st)
+{
+    exec_sync *s = r->s;
+    hfs_plan_commit c = *st->commit;
+    char *description = describe(r);
+    c.message = r->draft_title;
+    c.description = description;
+    s->create_pr = true;
+    s->step_id = st->id;
+    int rc = exec_apply_commit(s, &c, st->index + 1, r->ps->n_commits);
+    s->step_id = NULL;
+    free(description);
+    if (rc < 0)
+        return rc;
+    st->done = true;
+    if (s->create_pr) {
+        s->create_pr = false;
+        return 0;
+    }
+    /* exec_apply_commit moved s->revision to the new pull request's refs/pr/N. */
+    long num = strtol(s->revision + strlen("refs/pr/"), NULL, 10);
+    bool mine = false;
+    memcpy(st->oid, s->parent, sizeof(st->oid));
+    if ((rc = adopt(r, num, &mine)) < 0)
+        return rc;
+    if (!mine)
+        return hfs_error_set(HFS_ERROR,
+                             "the hub opened pull request #%ld on %s with the first step's commit, "
+                             "but reading it back does not show it open with this plan's "
+                             "description: look at %s",
+                             num, s->repo.id, s->pr_url ? s->pr_url : "the repo's pull requests");
+    use_pr(r);
+    if (r->journal) {
+        hfs_journal_add_commit(r->journal, st->id, st->oid);
+        journal_save(r);
+    }
+    return update_description(r, true);
+}
+
 int exec_multi_apply(exec_sync *s)
 {
     const hfs_plan_sync *ps = s->sync;
@@ -607,56 +709,165 @@ int exec_multi_apply(exec_sync *s)
                    .state_dir = s->x->state_dir};
     int rc = 0;
 
-    r.steps = hfs_calloc(ps->n_commits ? ps->n_commits : 1, sizeof(*r.steps));
-    for (size_t c = 0; c < ps->n_commits; c++) {
-        if (ps->commits[c].n_ops == 0)
-            continue;
-        multi_step *st = &r.steps[r.n_steps++];
-        st->commit = &ps->commits[c];
-        st->index = c;
-        step_id(st->id, st->commit);
-    }
-    if (r.n_steps == 0)
+    if (!run_setup(&r))
         goto done;
-    r.message = sync_message(ps, r.steps[0].commit);
-    char *short_message = fit(r.message, TITLE_MESSAGE_MAX);
-    r.draft_title = hfs_sprintf("[hfsync] %s (plan %.12s)", short_message, r.plan_id);
-    free(short_message);
-    r.final_title = fit(r.message, TITLE_MAX);
     memcpy(r.base, s->parent, sizeof(r.base));
 
     if ((rc = find_pr(&r)) < 0)
         goto done;
-    if (r.num == 0 && (rc = open_pr(&r)) < 0)
+    if (r.num == 0 && !opens_by_commit(ps) && (rc = open_pr(&r)) < 0)
         goto done;
-    if (r.journal && r.journal->pr_num != r.num) {
-        r.journal->pr_num = r.num;
+    if (r.num != 0) {
+        use_pr(&r);
+        exec_emit_pr(s, r.num, r.url, r.status);
+        if ((rc = scan_steps(&r)) < 0)
+            goto done;
         journal_save(&r);
+        /* A resumed apply finds the boxes of the steps killed between commit and tick. */
+        if ((rc = update_description(&r, true)) < 0)
+            goto done;
     }
-    free(s->pr_url);
-    s->pr_url = hfs_strdup(r.url);
-    free(s->revision);
-    s->revision = hfs_sprintf("refs/pr/%ld", r.num);
-    s->create_pr = false;
-    if ((rc = scan_steps(&r)) < 0)
-        goto done;
-    journal_save(&r);
-    /* A resumed apply finds the boxes of the steps killed between commit and tick. */
-    if ((rc = update_description(&r, true)) < 0)
-        goto done;
 
     for (size_t i = 0; i < r.n_steps && rc == 0; i++) {
         if (r.steps[i].done)
             continue;
         rc = exec_check_cancel(s->x);
         if (rc == 0)
-            rc = run_step(&r, &r.steps[i]);
+            rc = r.num == 0 ? open_by_commit(&r, &r.steps[i]) : run_step(&r, &r.steps[i]);
     }
     if (rc == 0)
         rc = exec_check_cancel(s->x);
-    if (rc == 0)
+    /* No pull request: the hub's .gitignore left nothing of any step to commit. */
+    if (rc == 0 && r.num != 0)
         rc = finish(&r);
 done:
+    run_clear(&r);
+    return rc;
+}
+
+/* ---- an apply that finished already ------------------------------------------------------ */
+
+typedef struct {
+    const char *tag;         /* "(plan 0123456789ab)", in the draft's title */
+    const char *final_title; /* the title once every step was in */
+    long *nums;
+    size_t n, cap;
+} merged_search;
+
+static int on_merged(void *ctx, const hfs_hub_discussion_entry *d)
+{
+    merged_search *q = ctx;
+    if (d->is_pull_request && d->status && strcmp(d->status, "merged") == 0 && d->title &&
+        (strstr(d->title, q->tag) || strcmp(d->title, q->final_title) == 0))
+        HFS_PUSH(q->nums, q->n, q->cap, d->num);
+    return 0;
+}
+
+/* Pull request `num`, if it is this plan's (its description names the plan), merged into
+ * the sync's revision: *merge gets its merge commit; else "". */
+static int merged_pr(char merge[HFS_SHA1_HEX], const multi_run *r, long num)
+{
+    exec_sync *s = r->s;
+    hfs_hub_discussion d = {0};
+    merge[0] = '\0';
+    int rc = hfs_hub_discussion_get(&d, s->x->hub, &s->repo, num, false);
+    if (rc == HFS_ENOTFOUND) {
+        hfs_error_clear();
+        rc = 0;
+    }
+    if (rc < 0 || !d.is_pull_request || !d.status || strcmp(d.status, "merged") != 0 ||
+        !d.merge_commit_id || strlen(d.merge_commit_id) != HFS_SHA1_HEX - 1)
+        goto done;
+    const char *text = description_of(&d);
+    char *line = hfs_sprintf("%s %s", PLAN_LINE, r->plan_id);
+    const char *base =
+        json_string_value(json_object_get(json_object_get(d.json, "changes"), "base"));
+    char *want_base = hfs_sprintf("refs/heads/%s", r->ps->revision);
+    /* A hub that does not say where the pull request went is taken at its word. */
+    bool ours = text && exec_has_line(text, line) &&
+                (!base || strcmp(base, want_base) == 0 || strcmp(base, r->ps->revision) == 0);
+    if (ours)
+        snprintf(merge, HFS_SHA1_HEX, "%s", d.merge_commit_id);
+    free(want_base);
+    free(line);
+done:
+    hfs_hub_discussion_clear(&d);
+    return rc;
+}
+
+typedef struct {
+    const char *want; /* the merge commit */
+    const char *stop; /* the pinned head: the merge cannot be below it; NULL: none */
+    size_t seen;
+    bool found;
+} merge_walk;
+
+static int on_revision_commit(void *ctx, const hfs_hub_commit_entry *c)
+{
+    merge_walk *w = ctx;
+    if (!c->id)
+        return 0;
+    if (strcmp(c->id, w->want) == 0) {
+        w->found = true;
+        return 1;
+    }
+    if ((w->stop && strcmp(c->id, w->stop) == 0) || ++w->seen >= APPLIED_WALK_MAX)
+        return 1;
+    return 0;
+}
+
+int exec_multi_applied(exec_applied *out, exec_ctx *x, const hfs_plan_sync *ps, long pr_hint)
+{
+    memset(out, 0, sizeof(*out));
+    exec_sync s = {.x = x, .sync = ps, .repo = {ps->repo_type, ps->repo_id}};
+    multi_run r = {.s = &s, .ps = ps, .plan_id = hfs_plan_id(x->plan)};
+    hfs_hub_repo_info info = {0};
+    merged_search q = {0};
+    char *tag = NULL;
+    int rc = 0;
+    if (ps->strategy != HFS_STRATEGY_MULTI || ps->create_pr || !run_setup(&r))
+        goto done;
+    rc = hfs_hub_repo_info_get(&info, x->hub, &s.repo, ps->revision, false);
+    if (rc == HFS_ENOTFOUND) {
+        /* No repo or no revision: nothing was applied; the pin check says the rest. */
+        hfs_error_clear();
+        rc = 0;
+        goto done;
+    }
+    if (rc < 0 || !info.sha || strlen(info.sha) != HFS_SHA1_HEX - 1 ||
+        (!ps->create && strcmp(info.sha, ps->remote_head) == 0))
+        goto done;
+
+    char merge[HFS_SHA1_HEX] = "";
+    if (pr_hint > 0 && (rc = merged_pr(merge, &r, pr_hint)) < 0)
+        goto done;
+    if (merge[0]) {
+        out->pr_num = pr_hint;
+    } else {
+        tag = hfs_sprintf("(plan %.12s)", r.plan_id);
+        q.tag = tag;
+        q.final_title = r.final_title;
+        /* The hub filters on "open" or "closed" only: merged ones are picked out here. */
+        rc = hfs_hub_discussion_list(x->hub, &s.repo, "pull_request", NULL, NULL, on_merged, &q);
+        for (size_t i = 0; i < q.n && rc == 0 && !merge[0]; i++)
+            if ((rc = merged_pr(merge, &r, q.nums[i])) == 0 && merge[0])
+                out->pr_num = q.nums[i];
+        if (rc < 0 || !merge[0])
+            goto done;
+    }
+    merge_walk w = {.want = merge, .stop = ps->create ? NULL : ps->remote_head};
+    rc = hfs_hub_list_commits(x->hub, &s.repo, info.sha, on_revision_commit, &w);
+    if (rc > 0)
+        rc = 0;
+    if (rc == 0 && w.found) {
+        out->applied = true;
+        snprintf(out->commit_oid, sizeof(out->commit_oid), "%s", merge);
+        snprintf(out->head, sizeof(out->head), "%s", info.sha);
+    }
+done:
+    free(q.nums);
+    free(tag);
+    hfs_hub_repo_info_clear(&info);
     run_clear(&r);
     return rc;
 }

@@ -205,10 +205,11 @@ static int check_local(exec_ctx *x, const hfs_plan_sync *s, rehash_list *rehash)
             int rc = 0;
             if (stat(path, &st) != 0)
                 rc = errno == ENOENT ? stale_file(x, path, "was removed")
-                                     : hfs_error_set(HFS_ERROR,
-                                                     "cannot check %s against the "
-                                                     "plan: %s",
-                                                     path, strerror(errno));
+                     /* a folder on its way became a file: the planned file is gone too */
+                     : errno == ENOTDIR
+                         ? stale_file(x, path, "was removed (a folder above it is now a file)")
+                         : hfs_error_set(HFS_ERROR, "cannot check %s against the plan: %s", path,
+                                         strerror(errno));
             else if (!S_ISREG(st.st_mode))
                 rc = stale_file(x, path, "is no longer a regular file");
             else if ((uint64_t)st.st_size != op->size &&

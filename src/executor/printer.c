@@ -39,6 +39,8 @@ static const char *const event_names[] = {
     [HFS_APPLY_EVENT_ERROR] = "error",
     [HFS_APPLY_EVENT_WARNING] = "warning",
     [HFS_APPLY_EVENT_LARGE_STATUS] = "large_status",
+    [HFS_APPLY_EVENT_PULL_REQUEST] = "pull_request",
+    [HFS_APPLY_EVENT_ALREADY_APPLIED] = "already_applied",
 };
 
 const char *hfs_apply_event_name(hfs_apply_event_kind kind)
@@ -141,6 +143,17 @@ char *hfs_apply_event_to_json(const hfs_apply_event *ev)
         break;
     case HFS_APPLY_EVENT_LARGE_STATUS:
         exec_large_status_to_json(o, ev);
+        break;
+    case HFS_APPLY_EVENT_PULL_REQUEST:
+        json_object_set_new(o, "number", json_integer((json_int_t)ev->pr_num));
+        set_str(o, "url", ev->url);
+        set_str(o, "state", ev->pr_state);
+        break;
+    case HFS_APPLY_EVENT_ALREADY_APPLIED:
+        set_str(o, "commit", ev->commit_oid);
+        set_str(o, "url", ev->url);
+        json_object_set_new(o, "pr_url", ev->pr_url ? json_string(ev->pr_url) : json_null());
+        set_str(o, "message", ev->message);
         break;
     case HFS_APPLY_EVENT_DONE:
         set_int(o, "commits", ev->commits);
@@ -324,9 +337,9 @@ static void print_line(hfs_apply_printer *p, const hfs_apply_event *ev)
             fprintf(out, "committed %.7s to %s%s: %s\n", ev->commit_oid, where, step, ev->url);
         if (ev->recovered)
             fprintf(err,
-                    "%s: the hub answered the commit with an error, but the commit had "
-                    "landed: it was found on the branch by the plan's id, and not sent "
-                    "again\n",
+                    "%s: the commit had landed already (the hub answered it with an error, or "
+                    "an interrupted apply of this plan made it): it was found on the branch by "
+                    "the plan's id, and not made again\n",
                     ev->sync);
         break;
     }
@@ -336,6 +349,13 @@ static void print_line(hfs_apply_printer *p, const hfs_apply_event *ev)
         fprintf(err, "%s: %s\n", ev->sync, text);
         break;
     }
+    case HFS_APPLY_EVENT_PULL_REQUEST:
+        fprintf(out, "pull request #%ld (%s) on %s: %s\n", ev->pr_num, ev->pr_state, where,
+                ev->url);
+        break;
+    case HFS_APPLY_EVENT_ALREADY_APPLIED:
+        fprintf(out, "%s: already applied: %s\n", ev->sync, ev->message);
+        break;
     case HFS_APPLY_EVENT_DONE:
         if (ev->message) {
             fprintf(out, "%s\n", ev->message);

@@ -17,6 +17,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "hfsync/lock.h"
 
 #define JOURNAL_VERSION 1
 #define JOURNAL_MAX_BYTES (256u << 20)
@@ -52,6 +53,29 @@ char *hfs_state_dir_for(const char *manifest_path)
     char *out = hfs_path_join(dir, ".hfsync");
     free(dir);
     return out;
+}
+
+char *hfs_state_name(const char *manifest_path, const char *sync_name, hfs_repo_type repo_type,
+                     const char *repo_id, const char *revision, const char *path_in_repo)
+{
+    if (!manifest_path || manifest_path[0] != '<')
+        return hfs_strdup(sync_name);
+    /* NUL-separated, so no field can pass for another. */
+    const char *type = hfs_repo_type_name(repo_type);
+    const char *fields[] = {type, repo_id ? repo_id : "", revision ? revision : "",
+                            path_in_repo ? path_in_repo : ""};
+    hfs_buf b = HFS_BUF_INIT;
+    for (size_t i = 0; i < HFS_ARRAY_LEN(fields); i++)
+        hfs_buf_add(&b, fields[i], strlen(fields[i]) + 1);
+    char digest[HFS_SHA256_HEX];
+    hfs_sha256_hex(digest, b.ptr, b.len);
+    /* The readable part: "models--alice--x", as the hub cache names repos. */
+    hfs_buf_clear(&b);
+    hfs_buf_printf(&b, "%s--%ss--", sync_name, type);
+    for (const char *p = repo_id ? repo_id : ""; *p; p++)
+        hfs_buf_puts(&b, *p == '/' ? "--" : (char[]){*p, '\0'});
+    hfs_buf_printf(&b, "--%.12s", digest);
+    return hfs_buf_detach(&b);
 }
 
 /* ---- the lock ---------------------------------------------------------------------- */
@@ -215,6 +239,57 @@ void hfs_sync_lock_release(hfs_sync_lock *lock)
     flock(lock->fd, LOCK_UN);
     close(lock->fd);
     free(lock->path);
+    free(lock);
+}
+
+/* ---- the locks of several syncs (public: hfsync/lock.h) ------------------------------ */
+
+struct hfs_apply_lock {
+    hfs_sync_lock **locks;
+    size_t n;
+};
+
+int hfs_apply_lock_acquire(hfs_apply_lock **out, const hfs_manifest *m, const char *const *syncs,
+                           size_t n_syncs, const char *state_dir, bool wait, volatile int *cancel)
+{
+    *out = NULL;
+    for (size_t k = 0; k < n_syncs; k++)
+        if (!hfs_manifest_find_sync(m, syncs[k]))
+            return hfs_error_set(HFS_EINVALID, "%s has no sync named \"%s\"", m->path, syncs[k]);
+    hfs_apply_lock *lock = hfs_calloc(1, sizeof(*lock));
+    lock->locks = hfs_calloc(m->n_syncs ? m->n_syncs : 1, sizeof(*lock->locks));
+    char *dir = state_dir ? hfs_strdup(state_dir) : hfs_state_dir_for(m->path);
+    int rc = 0;
+    for (size_t i = 0; i < m->n_syncs && rc == 0; i++) {
+        const hfs_sync *s = &m->syncs[i];
+        bool wanted = n_syncs == 0;
+        for (size_t k = 0; k < n_syncs; k++)
+            wanted |= strcmp(s->name, syncs[k]) == 0;
+        if (!wanted)
+            continue;
+        char *name = hfs_state_name(m->path, s->name, s->repo_type, s->repo_id, s->revision,
+                                    s->path_in_repo);
+        rc = hfs_sync_lock_acquire_until(&lock->locks[lock->n], dir, name, wait, cancel);
+        if (rc == 0)
+            lock->n++;
+        free(name);
+    }
+    free(dir);
+    if (rc < 0) {
+        hfs_apply_lock_release(lock);
+        return rc;
+    }
+    *out = lock;
+    return 0;
+}
+
+void hfs_apply_lock_release(hfs_apply_lock *lock)
+{
+    if (!lock)
+        return;
+    for (size_t i = lock->n; i > 0; i--)
+        hfs_sync_lock_release(lock->locks[i - 1]);
+    free(lock->locks);
     free(lock);
 }
 

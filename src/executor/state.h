@@ -10,10 +10,20 @@
 #include <stdint.h>
 
 #include "common/hash.h"
+#include "hfsync/manifest.h"
 
 /* The .hfsync folder of a manifest: beside it; in the current directory for a manifest
  * built in memory (named "<upload>" and the like) or a bare file name. Caller frees. */
 char *hfs_state_dir_for(const char *manifest_path);
+
+/* The name of a sync's folder under .hfsync/state/ (its lock and journal): the sync's own name
+ * for a manifest's sync. A manifest built in memory ("<upload>": `hfsync upload`,
+ * `upload-large-folder`) always names its one sync alike, so there the name also says where
+ * the sync goes — "upload--models--alice--x--<12 hex>", the digest over repo type, repo id,
+ * revision and path_in_repo — so uploads from one directory to different targets share
+ * neither a lock nor a journal, while two to the same target still do. Caller frees. */
+char *hfs_state_name(const char *manifest_path, const char *sync_name, hfs_repo_type repo_type,
+                     const char *repo_id, const char *revision, const char *path_in_repo);
 
 /* ---- the lock ---------------------------------------------------------------------- */
 

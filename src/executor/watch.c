@@ -687,7 +687,11 @@ static int run_once(runner *r)
 
     utc_stamp(stamp);
     r->result->runs++;
-    rc = hfs_sync_lock_acquire(&lock, w->state_dir, sync->name, w->opts.wait_lock);
+    /* The same lock name as apply's: `upload --every` runs are named after their target. */
+    char *lock_name = hfs_state_name(w->m->path, sync->name, sync->repo_type, sync->repo_id,
+                                     sync->revision, sync->path_in_repo);
+    rc = hfs_sync_lock_acquire(&lock, w->state_dir, lock_name, w->opts.wait_lock);
+    free(lock_name);
     if (rc == HFS_ELOCKED) {
         /* The holder (a cron run, another watch) pushes what there is: not a failure. */
         hfs_watch_event ev = {.kind = HFS_WATCH_EVENT_SKIPPED, .message = hfs_error_last()};

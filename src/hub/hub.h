@@ -46,7 +46,8 @@ typedef struct {
     const char *token;
     const char *user_agent;  /* NULL: "hfsync/<version>" */
     long connect_timeout_ms; /* 10000 */
-    long stall_timeout_ms;   /* give up when no byte moved for this long (120000); 0 = never */
+    long stall_timeout_ms;   /* give up when no byte moved for this long (120000); 0 = never;
+                                the environment's HFSYNC_STALL_TIMEOUT (seconds) wins */
     int max_attempts;        /* 6: one try plus 5 retries */
     long retry_base_ms;      /* 1000: the first backoff, doubled after every attempt… */
     long retry_max_ms;       /* 8000: …up to this */

@@ -16,6 +16,13 @@
 #define HUB_ERROR_BODY_MAX (64u * 1024u)
 #define HUB_DEFAULT_MAX_BODY (64u * 1024u * 1024u)
 #define HUB_SERVER_MESSAGE_MAX 500
+/* Below curl's own cap (300 KB), so a hub sending endless headers gets a message of ours
+ * and no retry: resending a request to a server that answers like that is pointless. */
+#define HUB_HEADERS_MAX (256u * 1024u)
+/* An answer still arriving after the stall timeout must average at least this much since
+ * its first byte: a hub dribbling headers or a body a byte at a time never stalls, and
+ * would otherwise hold hfsync forever. */
+#define HUB_MIN_ANSWER_RATE 1024.0
 /* The longest wait a RateLimit or Retry-After header can ask for: quota windows are five
  * minutes, so a larger value is a garbled header (and would overflow in milliseconds). */
 #define HUB_RETRY_WAIT_MAX_S 3600L
@@ -74,6 +81,10 @@ typedef struct {
     const hfs_hub_body *body;
     uint64_t sent;
     bool body_failed, sink_failed, too_large, delivered;
+    bool headers_too_large, too_slow;
+    size_t header_bytes;
+    uint64_t answer_bytes; /* headers and body received, for the rate check */
+    double answer_started; /* hfs_now() at the answer's first byte; 0 before */
 } xfer;
 
 void hub_response_header_line(hub_response *r, const char *data, size_t len)
@@ -105,17 +116,49 @@ void hub_response_header_line(hub_response *r, const char *data, size_t len)
     HFS_PUSH(r->headers, r->n_headers, r->cap_headers, h);
 }
 
+static void answer_progress(xfer *x, size_t len)
+{
+    if (x->answer_started == 0)
+        x->answer_started = hfs_now();
+    x->answer_bytes += len;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 {
     xfer *x = ctx;
-    hub_response_header_line(x->resp, data, size * nmemb);
-    return size * nmemb;
+    size_t len = size * nmemb;
+    answer_progress(x, len);
+    x->header_bytes += len;
+    if (x->header_bytes > HUB_HEADERS_MAX) {
+        x->headers_too_large = true;
+        return 0;
+    }
+    hub_response_header_line(x->resp, data, len);
+    return len;
+}
+
+/* Aborts an answer that trickles in (see HUB_MIN_ANSWER_RATE); a silent server is curl's
+ * low-speed limit's job. */
+static int on_xferinfo(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    xfer *x = ctx;
+    long stall_ms = x->hub->opts.stall_timeout_ms;
+    if (stall_ms <= 0 || x->answer_started == 0)
+        return 0;
+    double took = hfs_now() - x->answer_started;
+    if (took * 1000.0 < (double)stall_ms || (double)x->answer_bytes / took >= HUB_MIN_ANSWER_RATE)
+        return 0;
+    x->too_slow = true;
+    return 1;
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 {
     xfer *x = ctx;
     size_t len = size * nmemb;
+    answer_progress(x, len);
     bool ok = x->resp->status >= 200 && x->resp->status < 300;
     if (ok && x->req->write) {
         if (x->req->write(x->req->write_ctx, data, len) < 0) {
@@ -226,6 +269,10 @@ void hub_easy_setup(CURL *h, const hfs_hub *hub, const char *url, char errbuf[CU
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, hub->opts.connect_timeout_ms);
+    if (hub->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, hub->ca_file);
+    if (hub->ca_dir)
+        curl_easy_setopt(h, CURLOPT_CAPATH, hub->ca_dir);
     if (hub->opts.stall_timeout_ms > 0) {
         long secs = hub->opts.stall_timeout_ms / 1000;
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -257,6 +304,12 @@ static CURLcode perform(xfer *x, const char *method, const char *url, bool with_
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    x->header_bytes = 0;
+    x->answer_bytes = 0;
+    x->answer_started = 0;
     for (const char *const *hd = req->headers; hd && *hd; hd++)
         headers = curl_slist_append(headers, *hd);
     if (with_token)
@@ -609,9 +662,10 @@ int hub_fail_transport(const hfs_hub *hub, const hub_request *req, const char *m
     if (cc == CURLE_PEER_FAILED_VERIFICATION || cc == CURLE_SSL_CACERT_BADFILE)
         rc = hfs_error_set(HFS_ENET,
                            "cannot %s: the TLS certificate of the server could not be "
-                           "verified (%s); check the system's CA certificates and the endpoint "
-                           "(%s %s)",
-                           req->what, detail, method, shown);
+                           "verified (%s); check the endpoint, and the CA certificates (%s%s; "
+                           "CURL_CA_BUNDLE or SSL_CERT_FILE names others) (%s %s)",
+                           req->what, detail, hub->ca_file ? "from " : "the system's",
+                           hub->ca_file ? hub->ca_file : "", method, shown);
     else if (attempts > 1)
         rc = hfs_error_set(HFS_ENET, "cannot %s: network error: %s (%s %s; %d attempts)", req->what,
                            detail, method, shown, attempts);
@@ -661,11 +715,25 @@ static int attempt_once(xfer *x, attempt_result *res)
             rc = hfs_error_last_code() ? hfs_error_last_code() : HFS_ERROR;
             break;
         }
-        if (x->too_large) {
+        if (x->too_large || x->headers_too_large || x->too_slow) {
             char *shown = hub_url_display(x->hub, url);
-            rc = hfs_error_set(HFS_ERROR, "cannot %s: the answer of %s %s is larger than %zu bytes",
-                               req->what, method, shown,
-                               req->max_body ? req->max_body : (size_t)HUB_DEFAULT_MAX_BODY);
+            if (x->too_slow)
+                rc = hfs_error_set(HFS_ENET,
+                                   "cannot %s: the answer of %s %s trickles in (%llu bytes in "
+                                   "%.0f s): hfsync gives up on an answer slower than %.0f "
+                                   "bytes/s once it has taken %g s (HFSYNC_STALL_TIMEOUT)",
+                                   req->what, method, shown, (unsigned long long)x->answer_bytes,
+                                   hfs_now() - x->answer_started, HUB_MIN_ANSWER_RATE,
+                                   (double)x->hub->opts.stall_timeout_ms / 1000.0);
+            else if (x->headers_too_large)
+                rc = hfs_error_set(HFS_ERROR,
+                                   "cannot %s: the answer of %s %s has more than %u bytes of "
+                                   "headers",
+                                   req->what, method, shown, HUB_HEADERS_MAX);
+            else
+                rc = hfs_error_set(
+                    HFS_ERROR, "cannot %s: the answer of %s %s is larger than %zu bytes", req->what,
+                    method, shown, req->max_body ? req->max_body : (size_t)HUB_DEFAULT_MAX_BODY);
             free(shown);
             break;
         }
@@ -778,6 +846,7 @@ int hub_send(hub_response *out, hfs_hub *hub, const hub_request *req)
     for (attempt = 1;; attempt++) {
         memset(&res, 0, sizeof(res));
         x.body_failed = x.sink_failed = x.too_large = false;
+        x.headers_too_large = x.too_slow = false;
         /* Every attempt sends the body from its first byte, whoever read it before. */
         if (req->body && req->body->rewind && (rc = req->body->rewind(req->body->ctx)) < 0)
             goto done;

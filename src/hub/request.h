@@ -17,6 +17,7 @@ struct hfs_hub {
     char *token_source; /* hfs_hub_token_describe() of where it came from */
     char *auth_header;  /* "Authorization: Bearer …", or NULL */
     char *user_agent;
+    char *ca_file, *ca_dir; /* CA certificates named by the environment (see session.c) */
     hfs_hub_options opts; /* the string fields above are the owned copies; these are NULL */
     CURLSH *share;        /* connections, DNS and TLS sessions shared by every call */
     pthread_mutex_t locks[CURL_LOCK_DATA_LAST];

@@ -1,8 +1,10 @@
 /* A hub session: endpoint, token and policies fixed at creation, plus the curl share
  * handle that lets concurrent calls reuse connections. Immutable, hence thread-safe. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -53,6 +55,33 @@ done:
     return rc;
 }
 
+/* libcurl reads no environment variable for its CA certificates (only the curl tool reads
+ * CURL_CA_BUNDLE), so the ones Python clients honour are read here: CURL_CA_BUNDLE and
+ * REQUESTS_CA_BUNDLE (requests), SSL_CERT_FILE and SSL_CERT_DIR (httpx, OpenSSL). A private
+ * hub behind a company CA then works as it does with huggingface_hub. */
+static int ca_from_env(hfs_hub *hub)
+{
+    static const char *const file_vars[] = {"CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+                                            "SSL_CERT_FILE"};
+    for (size_t i = 0; i < HFS_ARRAY_LEN(file_vars) && !hub->ca_file; i++) {
+        const char *v = getenv(file_vars[i]);
+        if (!v || !*v)
+            continue;
+        if (access(v, R_OK) != 0)
+            return hfs_error_set(HFS_EINVALID, "%s names %s, which cannot be read: %s",
+                                 file_vars[i], v, strerror(errno));
+        hub->ca_file = hfs_strdup(v);
+    }
+    const char *dir = getenv("SSL_CERT_DIR");
+    if (dir && *dir) {
+        if (access(dir, R_OK | X_OK) != 0)
+            return hfs_error_set(HFS_EINVALID, "SSL_CERT_DIR names %s, which cannot be read: %s",
+                                 dir, strerror(errno));
+        hub->ca_dir = hfs_strdup(dir);
+    }
+    return 0;
+}
+
 int hfs_hub_new(hfs_hub **out, const hfs_hub_options *opts)
 {
     static const hfs_hub_options defaults = HFS_HUB_OPTIONS_INIT;
@@ -68,6 +97,23 @@ int hfs_hub_new(hfs_hub **out, const hfs_hub_options *opts)
     }
     if (hub->opts.max_attempts < 1)
         hub->opts.max_attempts = 1;
+    /* HFSYNC_STALL_TIMEOUT=SECONDS overrides stall_timeout_ms: a user on a slow link can
+     * wait longer, and the fault tests meet a hung hub (a commit that never answers) in
+     * seconds instead of two minutes (curl averages the speed over ~5 s, so add that). */
+    const char *stall = getenv("HFSYNC_STALL_TIMEOUT");
+    if (stall && *stall) {
+        char *end;
+        errno = 0;
+        long secs = strtol(stall, &end, 10);
+        if (errno || *end || secs < 0 || secs > 86400) {
+            rc = hfs_error_set(HFS_EINVALID,
+                               "HFSYNC_STALL_TIMEOUT=\"%.40s\" is not a number of seconds "
+                               "(0 to 86400; 0 waits forever)",
+                               stall);
+            goto done;
+        }
+        hub->opts.stall_timeout_ms = secs * 1000;
+    }
     for (size_t i = 0; i < HFS_ARRAY_LEN(hub->locks); i++)
         pthread_mutex_init(&hub->locks[i], NULL);
 
@@ -97,6 +143,9 @@ int hfs_hub_new(hfs_hub **out, const hfs_hub_options *opts)
             goto done;
         hub->origin = hub_url_origin(hub->endpoint);
     }
+    /* A stale CA variable matters only to a hub spoken to over TLS. */
+    if (hfs_str_starts_with(hub->origin, "https://") && (rc = ca_from_env(hub)) < 0)
+        goto done;
     if ((rc = resolve_token(hub, hub->opts.token)) < 0)
         goto done;
     hub->user_agent = hub->opts.user_agent ? hfs_strdup(hub->opts.user_agent)
@@ -143,6 +192,8 @@ void hfs_hub_free(hfs_hub *hub)
     free(hub->endpoint);
     free(hub->origin);
     free(hub->user_agent);
+    free(hub->ca_file);
+    free(hub->ca_dir);
     free(hub);
 }
 

@@ -4,12 +4,15 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pwd.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/util.h"
 #include "hfsync/hub.h"
 
@@ -100,6 +103,20 @@ static bool env_truthy(const char *name)
            !strcasecmp(v, "on");
 }
 
+/* A token file others can read hands them the account: say so (once per process, since
+ * every hub session resolves the token), and go on as huggingface_hub does. */
+static void warn_if_others_can_read(const char *path)
+{
+    static atomic_flag warned = ATOMIC_FLAG_INIT;
+    struct stat st;
+    if (stat(path, &st) != 0 || !(st.st_mode & (S_IRWXG | S_IRWXO)) ||
+        atomic_flag_test_and_set(&warned))
+        return;
+    hfs_warn("the hub token file %s has mode %04o: %s can read it; run chmod 600 %s", path,
+             (unsigned)(st.st_mode & 07777),
+             (st.st_mode & S_IRWXO) ? "every user of this machine" : "its group", path);
+}
+
 int hfs_hub_token_resolve(hfs_hub_token *out)
 {
     static const struct {
@@ -136,8 +153,10 @@ int hfs_hub_token_resolve(hfs_hub_token *out)
                            out->file, hfs_error_last());
         goto done;
     }
-    if ((out->value = clean_token(content, len)))
+    if ((out->value = clean_token(content, len))) {
         out->source = HFS_TOKEN_FILE;
+        warn_if_others_can_read(out->file);
+    }
 done:
     free(content);
     return rc;

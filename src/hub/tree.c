@@ -39,6 +39,19 @@ int hub_parse_entries(hfs_hub_entry **out, size_t *n, const hfs_hub *hub, const 
         e->path = hub_json_str(item, "path");
         if (!type || !e->path)
             return hub_protocol_error(hub, req, "entry %zu has no \"type\" or \"path\"", i);
+        /* Paths from the hub end up in plans, commits and local paths: one that could leave
+         * the repo (or hides a NUL) is refused, never normalised into something else. */
+        json_t *path_json = json_object_get(item, "path");
+        if (!hfs_path_stays_inside(e->path) || json_string_length(path_json) != strlen(e->path)) {
+            char *shown = hub_json_dump(path_json);
+            int rc = hub_protocol_error(hub, req,
+                                        "entry %zu has the path %s, which is not a path inside "
+                                        "the repo (empty, a leading '/', a NUL, or an empty, "
+                                        "\".\" or \"..\" segment): refusing the whole listing",
+                                        i, shown);
+            free(shown);
+            return rc;
+        }
         e->type = strcmp(type, "file") == 0        ? HFS_HUB_ENTRY_FILE
                   : strcmp(type, "directory") == 0 ? HFS_HUB_ENTRY_DIR
                                                    : HFS_HUB_ENTRY_UNKNOWN;

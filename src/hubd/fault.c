@@ -1,5 +1,6 @@
 /* Deterministic fault injection for the local hub: rules parsed from --fault specs, matched
- * against per-endpoint request counters, so a test knows exactly which request fails. */
+ * against per-endpoint request counters, so a test knows exactly which request fails; and
+ * the per-request disk budget that makes a store write meet a full disk. */
 #include "hubd/fault.h"
 
 #include <errno.h>
@@ -92,7 +93,7 @@ static int parse_rule(fault_rule *out, char *spec, const char *whole)
         if (!eq || !parse_u64(eq + 1, UINT64_MAX / 2, &v))
             return hfs_error_set(HFS_EINVALID,
                                  "fault '%s': '%s' is not KEY=NUMBER (keys: status, drop, "
-                                 "land_then_status, delay, nth, times, retry_after)",
+                                 "land_then_status, delay, enospc, nth, times, retry_after)",
                                  whole, kv);
         *eq = '\0';
         hubd_fault_kind kind = HUBD_FAULT_NONE;
@@ -104,11 +105,13 @@ static int parse_rule(fault_rule *out, char *spec, const char *whole)
             kind = HUBD_FAULT_DROP;
         else if (strcmp(kv, "delay") == 0)
             kind = HUBD_FAULT_DELAY;
+        else if (strcmp(kv, "enospc") == 0)
+            kind = HUBD_FAULT_ENOSPC;
         if (kind != HUBD_FAULT_NONE) {
             if (out->action.kind != HUBD_FAULT_NONE)
                 return hfs_error_set(HFS_EINVALID,
-                                     "fault '%s': give one of status, drop, land_then_status or "
-                                     "delay per rule (separate rules with ';')",
+                                     "fault '%s': give one of status, drop, land_then_status, "
+                                     "delay or enospc per rule (separate rules with ';')",
                                      whole);
             out->action.kind = kind;
             if ((kind == HUBD_FAULT_STATUS || kind == HUBD_FAULT_LAND_THEN_STATUS) &&
@@ -122,7 +125,7 @@ static int parse_rule(fault_rule *out, char *spec, const char *whole)
                                      whole);
             if (kind == HUBD_FAULT_STATUS || kind == HUBD_FAULT_LAND_THEN_STATUS)
                 out->action.status = (int)v;
-            else if (kind == HUBD_FAULT_DROP)
+            else if (kind == HUBD_FAULT_DROP || kind == HUBD_FAULT_ENOSPC)
                 out->action.bytes = v;
             else
                 out->action.delay_ms = (unsigned)v;
@@ -141,24 +144,33 @@ static int parse_rule(fault_rule *out, char *spec, const char *whole)
         } else {
             return hfs_error_set(HFS_EINVALID,
                                  "fault '%s': unknown key '%s' (keys: status, drop, "
-                                 "land_then_status, delay, nth, times, retry_after)",
+                                 "land_then_status, delay, enospc, nth, times, retry_after)",
                                  whole, kv);
         }
     }
     if (out->action.kind == HUBD_FAULT_NONE)
         return hfs_error_set(HFS_EINVALID,
                              "fault '%s': says when but not what: add status=CODE, drop=BYTES, "
-                             "land_then_status=CODE or delay=MS",
+                             "land_then_status=CODE, delay=MS or enospc=BYTES",
                              whole);
     if (out->action.retry_after && out->action.kind != HUBD_FAULT_STATUS)
         return hfs_error_set(HFS_EINVALID, "fault '%s': retry_after goes with status=CODE",
                              whole);
     if (out->action.kind == HUBD_FAULT_LAND_THEN_STATUS && out->ep != HUBD_EP_COMMIT &&
         out->ep != HUBD_EP_REPO_CREATE && out->ep != HUBD_EP_LFS_PUT &&
-        out->ep != HUBD_EP_LFS_COMPLETE && out->ep != HUBD_EP_ANY)
+        out->ep != HUBD_EP_LFS_COMPLETE && out->ep != HUBD_EP_DISCUSSIONS &&
+        out->ep != HUBD_EP_ANY)
         return hfs_error_set(HFS_EINVALID,
-                             "fault '%s': land_then_status applies to commit, create, lfs-put "
-                             "and lfs-complete",
+                             "fault '%s': land_then_status applies to commit, create, lfs-put, "
+                             "lfs-complete and discussions",
+                             whole);
+    /* only these write data to the hub's own stores: a multipart completion links parts
+     * already written, and git http-backend writes pushes */
+    if (out->action.kind == HUBD_FAULT_ENOSPC && out->ep != HUBD_EP_COMMIT &&
+        out->ep != HUBD_EP_LFS_PUT && out->ep != HUBD_EP_LFS_PART && out->ep != HUBD_EP_ANY)
+        return hfs_error_set(HFS_EINVALID,
+                             "fault '%s': enospc applies to lfs-put, lfs-part and commit (the "
+                             "requests that write data to the hub's stores)",
                              whole);
     return 0;
 }
@@ -224,4 +236,46 @@ void hubd_faults_free(hubd_faults *f)
     free(f->rules);
     pthread_mutex_destroy(&f->lock);
     free(f);
+}
+
+/* The disk of the request this thread is working for, between enter and leave. */
+static _Thread_local hubd_disk *current_disk;
+
+hubd_disk hubd_disk_for(const hubd_fault_action *fault)
+{
+    hubd_disk d = {UINT64_MAX, false};
+    if (fault && fault->kind == HUBD_FAULT_ENOSPC)
+        d.left = fault->bytes;
+    return d;
+}
+
+void hubd_disk_enter(hubd_disk *disk)
+{
+    current_disk = disk;
+}
+
+void hubd_disk_leave(void)
+{
+    current_disk = NULL;
+}
+
+size_t hubd_disk_take(size_t len)
+{
+    hubd_disk *d = current_disk;
+    if (!d || d->left == UINT64_MAX)
+        return len;
+    if (len <= d->left) {
+        d->left -= len;
+        return len;
+    }
+    size_t took = (size_t)d->left;
+    d->left = 0;
+    d->full = true;
+    return took;
+}
+
+void hubd_disk_note_full(void)
+{
+    if (current_disk)
+        current_disk->full = true;
 }

@@ -21,6 +21,7 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "hubd/fault.h"
 
 #define COPY_CHUNK (1u << 20)
 /* Start writeback every this many bytes, so the fsync before the rename finds little to do
@@ -32,6 +33,10 @@
 /* How many multipart uploads keep their progress in memory; beyond that the least recently
  * touched idle one is forgotten (its completion then hashes the whole object). */
 #define MAX_MULTIPART_STATES 256
+/* How long a completion waits for parts still being written before it copies instead. */
+#define WRITER_GRACE_SECONDS 3
+/* How long a part waits for a completion of its object in progress. */
+#define COMPLETION_WAIT_SECONDS 60
 
 /* A multipart upload in progress: which parts are in, and the sha256 of parts 1..hashed. */
 typedef struct mp_state mp_state;
@@ -45,6 +50,7 @@ struct mp_state {
     EVP_MD_CTX *sha;
     bool hashing;       /* a thread is hashing (outside the lock) */
     bool completing;    /* a completion owns the data file: no more part writes */
+    bool orphan;        /* completed while a writer hung on: freed by the last writer */
     unsigned writers;   /* part uploads writing now */
     unsigned generation; /* bumped when a hashed part is written again: hashing restarts */
     time_t touched;
@@ -450,13 +456,26 @@ int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *oi
 
     pthread_mutex_lock(&s->lock);
     mp_state *m = NULL;
-    int rc = mp_get(&m, s, oid, size, chunk);
-    if (rc == 0 && m->completing)
-        rc = hfs_error_set(HFS_ELOCKED,
-                           "the multipart upload of LFS object %s is being completed; parts "
-                           "can no longer be sent",
-                           oid);
-    if (rc == 0) {
+    int rc = 0;
+    /* A completion in progress (say, of a client that was killed and runs again) is waited
+     * for: if it makes the object, this part is taken and dropped (the client's completion
+     * then finds the object); if it fails, the part goes in as usual. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += COMPLETION_WAIT_SECONDS;
+    while ((m = mp_find(s, oid)) && m->completing) {
+        if (pthread_cond_timedwait(&s->idle, &s->lock, &until) == ETIMEDOUT) {
+            rc = hfs_error_set(HFS_ELOCKED,
+                               "the multipart upload of LFS object %s is being completed; "
+                               "try again in a moment",
+                               oid);
+            break;
+        }
+    }
+    bool stored = rc == 0 && !m && hubd_lfs_has(s, oid, NULL);
+    if (rc == 0 && !stored)
+        rc = mp_get(&m, s, oid, size, chunk);
+    if (rc == 0 && !stored) {
         /* Sent again (a retry): it is not in until this upload finishes, and if its bytes were
          * hashed (or are being hashed), the hash must start over. */
         m->done[part_number - 1] = false;
@@ -475,13 +494,17 @@ int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *oi
     w->store = s;
     memcpy(w->oid, oid, 65);
     w->part = part_number;
-    w->mp = m;
+    w->mp = stored ? NULL : m;
     w->base = offset;
     w->size = size - offset < chunk ? size - offset : chunk;
     w->fd = -1;
     char *dir = part_dir(s, oid);
-    w->tmp_path = hfs_path_join(dir, "data");
-    if ((rc = hfs_mkdir_p(dir)) == 0) {
+    /* the object exists: the bytes are read (for the ETag) and dropped */
+    w->tmp_path = stored ? hfs_strdup("/dev/null") : hfs_path_join(dir, "data");
+    if (stored) {
+        if ((w->fd = open(w->tmp_path, O_WRONLY | O_CLOEXEC)) < 0)
+            rc = hfs_error_set(HFS_ERROR, "cannot open /dev/null: %s", strerror(errno));
+    } else if ((rc = hfs_mkdir_p(dir)) == 0) {
         w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
         if (w->fd < 0 || lseek(w->fd, (off_t)offset, SEEK_SET) < 0)
             rc = hfs_error_set(HFS_ERROR, "cannot open %s for part %u: %s", w->tmp_path,
@@ -502,16 +525,24 @@ int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *oi
 static int write_all(int fd, const void *data, size_t len, const char *path)
 {
     const char *p = data;
+    /* a full disk (--fault enospc) takes what fits, then fails the write as write(2) does */
+    size_t room = hubd_disk_take(len);
+    bool full = room < len;
+    len = room;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno == ENOSPC)
+                hubd_disk_note_full();
             return hfs_error_set(HFS_ERROR, "cannot write %s: %s", path, strerror(errno));
         }
         p += n;
         len -= (size_t)n;
     }
+    if (full)
+        return hfs_error_set(HFS_ERROR, "cannot write %s: %s", path, strerror(ENOSPC));
     return 0;
 }
 
@@ -589,13 +620,19 @@ static void writer_free(hubd_lfs_writer *w, bool unlink_tmp)
     if (w->mp) {
         /* a part writes into the upload's shared file: never removed here */
         hubd_lfs_store *s = w->store;
+        mp_state *orphan = NULL;
         pthread_mutex_lock(&s->lock);
         w->mp->writers--;
+        if (w->mp->orphan && w->mp->writers == 0)
+            orphan = w->mp;
         pthread_cond_broadcast(&s->idle);
         pthread_mutex_unlock(&s->lock);
+        mp_free(orphan);
         unlink_tmp = false;
     }
-    if (unlink_tmp && w->tmp_path)
+    /* Only a whole object's temp file is ever removed: a part writes into the upload's
+     * shared file, or into /dev/null when its object was stored meanwhile. */
+    if (unlink_tmp && w->part == 0 && w->tmp_path)
         unlink(w->tmp_path);
     free(w->tmp_path);
     EVP_MD_CTX_free(w->md);
@@ -659,6 +696,10 @@ int hubd_lfs_part_finish(hubd_lfs_writer *w, char *etag_out, size_t etag_size)
                            (unsigned long long)w->size);
         goto done;
     }
+    if (!w->mp) { /* a part of an object stored meanwhile: nothing to keep */
+        snprintf(etag_out, etag_size, "\"%s\"", md5);
+        goto done;
+    }
     /* No fsync per part: the completion flushes the whole file before the object appears,
      * and hashes it, so a part lost in a crash is caught there. */
     /* the ETag goes beside the data so the completion can check it before anything else */
@@ -711,6 +752,48 @@ static int hash_range(EVP_MD_CTX *md, int fd, uint64_t from, uint64_t to, const 
     return rc;
 }
 
+/* Copies the assembled file into a temp file of its own, hashing every byte copied. */
+static int copy_hashing(int *fd_out, char **path_out, hubd_lfs_store *s, EVP_MD_CTX *md,
+                        const char *from, uint64_t size)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC), out = -1;
+    char *path = NULL, *buf = NULL;
+    int rc = 0;
+    if (in < 0)
+        return hfs_error_set(HFS_ERROR, "cannot read %s: %s", from, strerror(errno));
+    if ((rc = open_tmp(s, &path, &out)) < 0)
+        goto done;
+    buf = hfs_malloc(COPY_CHUNK);
+    for (uint64_t at = 0; at < size && rc == 0;) {
+        size_t want = size - at < COPY_CHUNK ? (size_t)(size - at) : COPY_CHUNK;
+        ssize_t n = pread(in, buf, want, (off_t)at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = hfs_error_set(HFS_ERROR, "cannot read %s at byte %llu: %s", from,
+                               (unsigned long long)at, n < 0 ? strerror(errno) : "it ends there");
+            break;
+        }
+        EVP_DigestUpdate(md, buf, (size_t)n);
+        rc = write_all(out, buf, (size_t)n, path);
+        at += (uint64_t)n;
+    }
+done:
+    free(buf);
+    close(in);
+    if (rc < 0) {
+        if (out >= 0)
+            close(out);
+        if (path)
+            unlink(path);
+        free(path);
+        return rc;
+    }
+    *fd_out = out;
+    *path_out = path;
+    return 0;
+}
+
 int hubd_lfs_multipart_complete(hubd_lfs_store *s, const char *oid, uint64_t size,
                                 uint64_t chunk, const unsigned *part_numbers,
                                 const char *const *etags, size_t count)
@@ -720,6 +803,8 @@ int hubd_lfs_multipart_complete(hubd_lfs_store *s, const char *oid, uint64_t siz
     int fd = -1;
     EVP_MD_CTX *md = NULL;
     mp_state *m = NULL;
+    bool copy = false;
+    char *copy_path = NULL;
     if (!hubd_lfs_oid_valid(oid))
         return hfs_error_set(HFS_EINVALID, "'%.80s' is not an LFS oid (64 lowercase hex digits)",
                              oid ? oid : "");
@@ -804,10 +889,20 @@ int hubd_lfs_multipart_complete(hubd_lfs_store *s, const char *oid, uint64_t siz
         goto done;
     }
     m->completing = true;
-    while (m->writers || m->hashing)
-        pthread_cond_wait(&s->idle, &s->lock);
-    EVP_MD_CTX_copy_ex(md, m->sha);
-    from = (uint64_t)m->hashed * chunk;
+    /* Parts still being written (a retry of a part, or a connection the hub has not yet seen
+     * die) get a few seconds; after that the completion does not wait on them but copies
+     * the file, hashing all of it, so that nothing written later can reach the object. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += WRITER_GRACE_SECONDS;
+    while (m->hashing || (m->writers && !copy)) {
+        if (pthread_cond_timedwait(&s->idle, &s->lock, &until) == ETIMEDOUT && m->writers)
+            copy = true;
+    }
+    if (!copy) {
+        EVP_MD_CTX_copy_ex(md, m->sha);
+        from = (uint64_t)m->hashed * chunk;
+    }
     pthread_mutex_unlock(&s->lock);
 
     data_path = hfs_path_join(dir, "data");
@@ -823,8 +918,14 @@ int hubd_lfs_multipart_complete(hubd_lfs_store *s, const char *oid, uint64_t siz
                            count, oid, (unsigned long long)st.st_size, (unsigned long long)size);
         goto done;
     }
-    if ((rc = hash_range(md, fd, from, size, data_path)) < 0)
+    if (copy) {
+        close(fd);
+        fd = -1;
+        if ((rc = copy_hashing(&fd, &copy_path, s, md, data_path, size)) < 0)
+            goto done;
+    } else if ((rc = hash_range(md, fd, from, size, data_path)) < 0) {
         goto done;
+    }
     char got[65] = "";
     digest_hex(md, got, sizeof(got));
     if (strcmp(got, oid) != 0) {
@@ -834,15 +935,27 @@ int hubd_lfs_multipart_complete(hubd_lfs_store *s, const char *oid, uint64_t siz
                            oid, got);
         goto done;
     }
-    if ((rc = publish(s, oid, fd, data_path)) < 0)
+    if ((rc = publish(s, oid, fd, copy ? copy_path : data_path)) < 0)
         goto done;
+    if (copy) {
+        free(copy_path); /* renamed: no longer ours to unlink */
+        copy_path = NULL;
+    }
     remove_tree(dir);
 done:
+    if (copy_path) {
+        unlink(copy_path);
+        free(copy_path);
+    }
     if (m) {
         pthread_mutex_lock(&s->lock);
         if (rc == 0) {
             mp_unlink(s, m);
-            mp_free(m);
+            if (m->writers)
+                m->orphan = true; /* the last writer frees it */
+            else
+                mp_free(m);
+            pthread_cond_broadcast(&s->idle); /* parts waiting for this completion */
         } else {
             m->completing = false; /* parts may be sent again; hashing starts over */
             m->generation++;

@@ -18,6 +18,7 @@
 #include "common/lfsrules.h"
 #include "common/util.h"
 #include "hubd/discussions.h"
+#include "hubd/fault.h"
 #include "hubd/repo.h"
 #include "hubd/repo_internal.h"
 
@@ -378,6 +379,15 @@ static int ops_check(op_set *set, hubd_lfs_lookup_fn lfs_lookup, void *lfs_ctx)
     return rc;
 }
 
+/* The hub's disk full (--fault enospc): the blob write fails as a real full disk fails it. */
+static int disk_room(size_t len, const char *path)
+{
+    if (hubd_disk_take(len) < len)
+        return hfs_error_set(HFS_ERROR, "cannot store the content of '%s': %s", path,
+                             strerror(ENOSPC));
+    return 0;
+}
+
 static int write_fd_blob(git_oid *out, git_repository *repo, int fd, uint64_t size,
                          const char *path)
 {
@@ -400,6 +410,8 @@ static int write_fd_blob(git_oid *out, git_repository *repo, int fd, uint64_t si
                                got < 0 ? strerror(errno) : "it ended early");
             goto done;
         }
+        if ((rc = disk_room((size_t)got, path)) < 0)
+            goto done;
         if (git_odb_stream_write(st, buf, (size_t)got) < 0) {
             rc = repo_git_fail(HFS_ERROR, "cannot store the content of '%s'", path);
             goto done;
@@ -444,9 +456,10 @@ static int write_mem_blob(git_oid *out, git_repository *repo, oid_set *written, 
         return repo_git_fail(HFS_ERROR, "cannot hash the content of '%s'", path);
     if (!oid_set_add(written, out))
         return 0;
-    if (git_blob_create_from_buffer(out, repo, data, len) < 0)
-        return repo_git_fail(HFS_ERROR, "cannot store the content of '%s'", path);
-    return 0;
+    int rc = disk_room(len, path);
+    if (rc == 0 && git_blob_create_from_buffer(out, repo, data, len) < 0)
+        rc = repo_git_fail(HFS_ERROR, "cannot store the content of '%s'", path);
+    return rc;
 }
 
 /* ---- new objects kept in memory, written as one pack --------------------------------- */

@@ -22,6 +22,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "hubd/api_discussions.h"
+#include "hubd/deadline.h"
 #include "hubd/git_http.h"
 #include "hubd/listing_cache.h"
 
@@ -29,6 +30,11 @@
 /* Per-connection memory: request line and headers must fit, so this bounds header sizes. */
 #define CONNECTION_MEMORY (128u * 1024)
 #define CONNECTION_TIMEOUT_S 600
+/* How long a request's line and headers may take to arrive (hub serve --header-timeout). */
+#define DEFAULT_HEADER_TIMEOUT_S 60
+/* The request line and headers the hub answers with its own JSON 431. Above about twice
+ * this, CONNECTION_MEMORY runs out first and libmicrohttpd answers 431 with an HTML page. */
+#define HEADERS_MAX (64u * 1024)
 
 /* ------------------------------------------------------------------------------------ */
 /* request lifecycle                                                                    */
@@ -95,6 +101,7 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
     req->raw_uri = hfs_strdup(uri ? uri : "/");
     req->started = hfs_now();
     req->spool_fd = -1;
+    req->disk = hubd_disk_for(NULL);
     return req;
 }
 
@@ -211,6 +218,14 @@ static bool signed_route(const hubd_request *req)
            (req->route.kind == HUBD_R_LFS_VERIFY && hubd_query((hubd_request *)req, "sig"));
 }
 
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+    return MHD_YES;
+}
+
 /* First call for a request: headers are in; decide everything that does not need the body.
  * Returns false when the connection must be dropped. */
 static bool setup_request(hubd_request *req, const char *method)
@@ -221,6 +236,15 @@ static bool setup_request(hubd_request *req, const char *method)
                       : hfs_strdup(req->raw_uri);
     req->raw_query = hfs_strdup(q ? q + 1 : "");
     make_request_id(req);
+    size_t header_bytes = strlen(req->raw_uri);
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, add_header_size, &header_bytes);
+    if (header_bytes > HEADERS_MAX) {
+        hubd_respond_error(req, 431, NULL,
+                           "Request Header Fields Too Large: the request line and headers take "
+                           "%zu bytes, more than the %u this hub accepts",
+                           header_bytes, HEADERS_MAX);
+        return true;
+    }
     if (!parse_query(req))
         return true;
     if (hubd_route_parse(&req->route, req->raw_path) < 0) {
@@ -243,6 +267,7 @@ static bool setup_request(hubd_request *req, const char *method)
         hubd_query(req, "part"))
         req->ep = HUBD_EP_LFS_PART;
     req->fault = hubd_faults_next(req->srv->faults, req->ep);
+    req->disk = hubd_disk_for(&req->fault);
     if (req->fault.kind == HUBD_FAULT_DELAY)
         usleep((useconds_t)req->fault.delay_ms * 1000);
     if (req->fault.kind == HUBD_FAULT_STATUS) {
@@ -370,7 +395,9 @@ static void feed_body(hubd_request *req, const char *data, size_t len)
         return;
     case HUBD_BODY_SINK:
         if (req->upload_rc == 0) {
+            hubd_disk_enter(&req->disk);
             int rc = req->sink(req, data, len);
+            hubd_disk_leave();
             if (rc < 0) {
                 req->upload_rc = rc;
                 req->upload_error = hfs_strdup(hfs_error_last());
@@ -414,6 +441,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (!req->setup_done) {
         req->setup_done = true;
+        hubd_deadlines_request_started(req->srv->deadlines, conn);
         if (!setup_request(req, method))
             return MHD_NO;
         /* answered from the headers alone: right away when no body follows (or the client
@@ -451,7 +479,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (req->fault.kind == HUBD_FAULT_DROP)
         return MHD_NO; /* a body shorter than the drop point: drop before answering */
     hfs_error_clear();
+    hubd_disk_enter(&req->disk);
     req->handler(req);
+    hubd_disk_leave();
+    /* a store write met a full disk: 507 Insufficient Storage (RFC 4918) says so; a 500
+     * would read as a bug of the hub */
+    if (req->disk.full && req->status >= 500)
+        hubd_respond_error(req, 507, NULL,
+                           "Insufficient Storage: the hub's disk is full (No space left on "
+                           "device), so nothing of this %s request was stored; it can be sent "
+                           "again once space is freed",
+                           req->method);
     if (req->fault.kind == HUBD_FAULT_LAND_THEN_STATUS && req->status < 400)
         hubd_respond_error(req, (unsigned)req->fault.status, NULL,
                            "fault injected by --fault: the request was carried out, then "
@@ -552,7 +590,7 @@ static void request_free(hubd_request *req)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
+    hubd_deadlines_request_done(((hubd_server *)cls)->deadlines, conn);
     hubd_request *req = *con_cls;
     if (!req)
         return;
@@ -677,6 +715,10 @@ int hfs_hubd_start(hfs_hubd **out, const hfs_hubd_options *opts)
                            srv->listen_host, gai_strerror(gai));
         goto done;
     }
+    if ((rc = hubd_deadlines_start(&srv->deadlines, opts->header_timeout_s
+                                                        ? opts->header_timeout_s
+                                                        : DEFAULT_HEADER_TIMEOUT_S)) < 0)
+        goto done;
     unsigned threads = opts->threads ? opts->threads : DEFAULT_THREADS;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
     if (ai->ai_family == AF_INET6)
@@ -686,7 +728,8 @@ int hfs_hubd_start(hfs_hubd **out, const hfs_hubd_options *opts)
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
         MHD_OPTION_URI_LOG_CALLBACK, uri_logger, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_END);
+        srv, MHD_OPTION_NOTIFY_CONNECTION, hubd_deadlines_on_connection, srv->deadlines,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
         rc = hfs_error_set(HFS_ERROR,
                            "cannot listen on %s:%u (is the port in use? port 0 picks a free one)",
@@ -724,6 +767,7 @@ void hfs_hubd_stop(hfs_hubd *srv)
         return;
     if (srv->daemon)
         MHD_stop_daemon(srv->daemon);
+    hubd_deadlines_stop(srv->deadlines);
     hubd_repos_free(srv->repos);
     hubd_lfs_store_free(srv->lfs);
     hubd_signer_free(srv->signer);

@@ -47,6 +47,7 @@ struct hfs_hubd {
     uint64_t multipart_threshold;
     bool strict_upload_auth;
     struct MHD_Daemon *daemon;
+    struct hubd_deadlines *deadlines; /* cuts connections slow to send a request (slow-loris) */
     char *listen_host;
     uint16_t port;
     char *url;
@@ -77,6 +78,7 @@ struct hubd_request {
     hubd_route route;
     hubd_endpoint ep;
     hubd_fault_action fault;
+    hubd_disk disk; /* what the stores may still write for it (--fault enospc) */
 
     char **qkeys, **qvals; /* decoded query parameters, in order */
     size_t n_query, cap_query;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/util.h"
 
 #define TOKEN_RANDOM_CHARS 34 /* the hub's tokens are hf_ + 34 letters */
@@ -42,6 +43,7 @@ struct hubd_tokens {
     struct timespec mtime;
     off_t size;
     ino_t ino;
+    bool mode_warned; /* said once that others can read the file */
 };
 
 static void entry_clear(token_entry *e)
@@ -143,6 +145,13 @@ static int load_locked(hubd_tokens *t)
     if (!exists) {
         remember_identity(t, false, &st);
         goto done;
+    }
+    /* The hub writes it 0600 (see save_locked); one loosened by hand hands every token to
+     * whoever can read it, until the next save tightens it again. */
+    if ((st.st_mode & (S_IRWXG | S_IRWXO)) && !t->mode_warned) {
+        hfs_warn("hub: %s has mode %04o: others can read the hub's tokens; run chmod 600 %s",
+                 t->path, (unsigned)(st.st_mode & 07777), t->path);
+        t->mode_warned = true;
     }
     if ((rc = hfs_read_file(&text, &len, t->path, TOKENS_MAX_BYTES)) < 0)
         goto done;

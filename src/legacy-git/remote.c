@@ -1,10 +1,14 @@
 /* The bare clone cache of the git path and its hub remote: fetch what changed, push one
  * commit; the remote and its credentials exist only in memory, never in the cache's config. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/util.h"
@@ -19,6 +23,7 @@ typedef enum { AUTH_OK, AUTH_NO_TOKEN, AUTH_REFUSED, AUTH_NO_BASIC } auth_state;
 
 struct lgit_remote {
     git_repository *repo;
+    int lock_fd; /* the flock of CACHE/hfsync.lock, held while open */
     char *url, *token, *token_source, *what, *cache_dir;
     /* per operation */
     int auth_offers;
@@ -45,20 +50,93 @@ static char *git_message(void)
     return msg;
 }
 
+/* Removes the git lock files under dir (refs/…/X.lock, packed-refs.lock): called holding
+ * the cache's flock, when every one of them is the leftover of a killed run, which would
+ * refuse each later update of its ref ("failed to lock file"). */
+static void remove_stale_locks(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            strcmp(de->d_name, "objects") == 0)
+            continue;
+        char *path = hfs_path_join(dir, de->d_name);
+        size_t len = strlen(de->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            remove_stale_locks(path);
+        else if (len > 5 && strcmp(de->d_name + len - 5, ".lock") == 0 &&
+                 strcmp(de->d_name, "hfsync.lock") != 0)
+            unlink(path);
+        free(path);
+    }
+    closedir(d);
+}
+
+/* One hfsync at a time works in a cache (syncs of one repo share it): this waits for the
+ * others, then clears what a killed one left locked. */
+static int lock_cache(lgit_remote *r)
+{
+    char *path = hfs_path_join(r->cache_dir, "hfsync.lock");
+    int rc = 0;
+    r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    while (r->lock_fd >= 0 && flock(r->lock_fd, LOCK_EX) != 0 && errno == EINTR)
+        ;
+    if (r->lock_fd < 0)
+        rc = hfs_error_set(HFS_ERROR, "cannot lock the git cache (%s): %s", path,
+                           strerror(errno));
+    else
+        remove_stale_locks(r->cache_dir);
+    free(path);
+    return rc;
+}
+
+/* The CA certificates the HTTP client takes from the environment (CURL_CA_BUNDLE,
+ * REQUESTS_CA_BUNDLE, SSL_CERT_FILE, SSL_CERT_DIR), for libgit2's https too, so the git path
+ * trusts the same hubs as the HTTP path. Certificates are verified either way. */
+static int ca_from_env(void)
+{
+    static const char *const file_vars[] = {"CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+                                            "SSL_CERT_FILE"};
+    const char *file = NULL, *dir = getenv("SSL_CERT_DIR");
+    for (size_t i = 0; i < sizeof(file_vars) / sizeof(file_vars[0]) && !file; i++) {
+        const char *v = getenv(file_vars[i]);
+        if (v && *v)
+            file = v;
+    }
+    if (dir && !*dir)
+        dir = NULL;
+    if (!file && !dir)
+        return 0;
+    if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, dir) < 0)
+        return hfs_error_set(HFS_EINVALID, "git cannot use the CA certificates at %s%s%s: %s",
+                             file ? file : "", file && dir ? " and " : "", dir ? dir : "",
+                             git_error_last() ? git_error_last()->message : "unknown error");
+    return 0;
+}
+
 int lgit_remote_open(lgit_remote **out, const lgit_remote_options *opts)
 {
     lgit_remote *r = hfs_calloc(1, sizeof(*r));
     int rc = 0;
     *out = NULL;
+    r->lock_fd = -1;
     git_libgit2_init(); /* counted: lgit_remote_free shuts it down */
+    if ((rc = ca_from_env()) < 0)
+        goto done;
     r->url = hfs_strdup(opts->url);
     r->token = opts->token && *opts->token ? hfs_strdup(opts->token) : NULL;
     r->token_source = hfs_strdup(opts->token_source ? opts->token_source : "no token");
     r->what = hfs_strdup(opts->what ? opts->what : opts->url);
     r->cache_dir = hfs_strdup(opts->cache_dir);
 
-    if (git_repository_open_bare(&r->repo, r->cache_dir) == 0)
+    if (git_repository_open_bare(&r->repo, r->cache_dir) == 0) {
+        rc = lock_cache(r);
         goto done;
+    }
     git_error_clear();
     struct stat st;
     if (stat(r->cache_dir, &st) == 0 && !(S_ISDIR(st.st_mode))) {
@@ -77,6 +155,8 @@ int lgit_remote_open(lgit_remote **out, const lgit_remote_options *opts)
                            "start it afresh)",
                            r->cache_dir, why);
         free(why);
+    } else {
+        rc = lock_cache(r);
     }
 done:
     if (rc < 0)
@@ -96,6 +176,8 @@ void lgit_remote_free(lgit_remote *r)
     if (!r)
         return;
     git_repository_free(r->repo);
+    if (r->lock_fd >= 0)
+        close(r->lock_fd); /* and with it the flock */
     if (r->token) {
         /* Not left in freed memory for a core dump to show. */
         memset(r->token, 0, strlen(r->token));
@@ -292,6 +374,9 @@ int lgit_remote_fetch(git_oid *out, lgit_remote *r, const char *remote_ref)
     fo.update_fetchhead = 0;
     fo.prune = GIT_FETCH_NO_PRUNE;
     fo.proxy_opts.type = GIT_PROXY_AUTO;
+    /* libgit2 follows an off-site redirect of the first request by default, and would then
+     * answer the other host's credential challenge with the token. */
+    fo.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
     git_strarray specs = {&spec, 1};
     if ((err = git_remote_fetch(remote, &specs, &fo, NULL)) < 0) {
         rc = transport_fail(r, err, doing);
@@ -379,6 +464,7 @@ int lgit_remote_push(lgit_remote *r, const git_oid *commit, const char *remote_r
     po.callbacks = callbacks_for(r);
     po.pb_parallelism = 0; /* one packing thread per core */
     po.proxy_opts.type = GIT_PROXY_AUTO;
+    po.follow_redirects = GIT_REMOTE_REDIRECT_NONE; /* as for the fetch: the token stays home */
     git_strarray specs = {&spec, 1};
     err = git_remote_push(remote, &specs, &po);
     if (err < 0) {

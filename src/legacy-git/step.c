@@ -259,9 +259,9 @@ static char *message_of(const hfs_plan_commit *c, const char *trailer)
 }
 
 static void record(exec_sync *s, const char *oid, size_t step, size_t steps, size_t files,
-                   size_t deleted)
+                   size_t deleted, bool recovered)
 {
-    exec_commit_result res = {0};
+    exec_commit_result res = {.recovered = recovered};
     snprintf(res.commit_oid, sizeof(res.commit_oid), "%s", oid);
     res.commit_url = hfs_sprintf("%s/%s%s/commit/%s", hfs_hub_endpoint(s->x->hub),
                                  hfs_hub_type_prefix(s->sync->repo_type), s->sync->repo_id, oid);
@@ -274,9 +274,38 @@ static void record(exec_sync *s, const char *oid, size_t step, size_t steps, siz
                           .step = step,
                           .steps = steps,
                           .files_total = files,
-                          .n_deleted = deleted};
+                          .n_deleted = deleted,
+                          .recovered = recovered};
     exec_emit(s->x, s->sync, &ev);
     exec_commit_result_clear(&res);
+}
+
+/* After a push refused as a non-fast-forward: did the ref move to this very commit, made by
+ * an earlier apply of the plan that was killed while its push was under way and landed
+ * only now? It is recognised by building on the same parent with the same trailer lines
+ * (so the same changes); *out gets it. Anything else leaves the push stale. */
+static int landed_meanwhile(git_oid *out, exec_sync *s, const char *remote_ref, const char *trailer,
+                            bool *found)
+{
+    git_repository *repo = lgit_remote_repo(s->git->remote);
+    git_commit *head = NULL;
+    git_oid parent;
+    *found = false;
+    int rc = lgit_remote_fetch(out, s->git->remote, remote_ref);
+    if (rc < 0 || git_oid_fromstr(&parent, s->parent) < 0 ||
+        git_commit_lookup(&head, repo, out) < 0 || git_commit_parentcount(head) != 1 ||
+        !git_oid_equal(git_commit_parent_id(head, 0), &parent))
+        goto done;
+    bool all = true;
+    char *lines = hfs_strdup(trailer), *save = NULL;
+    for (char *l = strtok_r(lines, "\n", &save); l && all; l = strtok_r(NULL, "\n", &save))
+        all = exec_has_line(git_commit_message(head), l);
+    free(lines);
+    *found = all;
+done:
+    git_error_clear();
+    git_commit_free(head);
+    return rc;
 }
 
 static void warn(exec_sync *s, const char *message)
@@ -351,20 +380,28 @@ int lgit_apply_commit(exec_sync *s, const hfs_plan_commit *c, size_t step, size_
     if (s->create_pr && (rc = open_pull_request(&pr_ref, s, c)) < 0)
         goto done;
     target = pr_ref ? hfs_strdup(pr_ref) : remote_ref_of(s->revision);
-    if ((rc = lgit_remote_push(s->git->remote, &commit_oid, target)) < 0)
+    bool recovered = false;
+    if ((rc = lgit_remote_push(s->git->remote, &commit_oid, target)) == HFS_ESTALE && !pr_ref) {
+        char *why = hfs_strdup(hfs_error_last());
+        int look = landed_meanwhile(&commit_oid, s, target, trailer, &recovered);
+        rc = look == 0 && recovered ? 0 : hfs_error_set(HFS_ESTALE, "%s", why);
+        free(why);
+    }
+    if (rc < 0)
         goto done;
 
     char hex[GIT_OID_HEXSZ + 1];
     git_oid_tostr(hex, sizeof(hex), &commit_oid);
     s->x->result->inline_files += regular;
     s->x->result->inline_bytes += inline_bytes;
-    record(s, hex, step, steps, live - deleted, deleted);
+    record(s, hex, step, steps, live - deleted, deleted, recovered);
     memcpy(s->parent, hex, sizeof(s->parent));
     if (pr_ref) {
         /* Published like a pull request a create_pr commit opens; later commits follow it. */
         long num = strtol(pr_ref + strlen("refs/pr/"), NULL, 10);
         if ((rc = hfs_hub_discussion_set_status(s->x->hub, &s->repo, num, "open", NULL)) < 0)
             goto done;
+        exec_emit_pr(s, num, s->pr_url, "open");
         free(s->revision);
         s->revision = pr_ref;
         pr_ref = NULL;

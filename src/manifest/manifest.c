@@ -447,10 +447,16 @@ static int resolve_folder(char **out, const char *dir, const char *path)
         if (!real)
             rc = hfs_error_set(HFS_EINVALID, "cannot resolve folder \"%s\": %s", path,
                                strerror(errno));
-        else {
+        else if (strcmp(real, "/") == 0)
+            /* Through ".." chains or a symlink: never what a sync means, and its scan would
+             * offer the whole machine for upload. */
+            rc = hfs_error_set(HFS_EINVALID,
+                               "folder \"%s\" is the filesystem root \"/\": name the folder "
+                               "to sync",
+                               path);
+        else
             *out = hfs_strdup(real);
-            free(real);
-        }
+        free(real);
     }
     free(joined);
     return rc;

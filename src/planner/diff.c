@@ -444,7 +444,7 @@ int hfs_diff_check_limits(hfs_limit_report *out, const hfs_diff_result *d,
     violation_builder deletes = {0}, big_regular = {0}, huge = {0}, bad_paths = {0}, crowded = {0},
                       clashes = {0}, untracked = {0};
     uint64_t attributes_bytes = s->gitattributes_bytes;
-    char size_text[32];
+    char size_text[32] = ""; /* formatted below only when the limit is passed */
 
     memset(out, 0, sizeof(*out));
     for (size_t k = 0; k < d->n_ops; k++) {

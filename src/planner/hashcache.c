@@ -179,6 +179,7 @@ int hfs_hashcache_open(hfs_hashcache **out, const char *state_dir)
     c->state_dir = hfs_strdup(state_dir);
     c->path = hfs_path_join(state_dir, "hashcache");
     *out = NULL;
+    hfs_remove_stale_temps(c->path); /* what a plan killed mid-save left */
     int fd = open(c->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno != ENOENT)

@@ -113,6 +113,13 @@ void hfs_plan_add_sync(hfs_plan *plan, const hfs_plan_sync_input *in)
     s->transport = sync->transport;
     s->strategy = sync->commit.strategy;
     s->create_pr = sync->commit.create_pr;
+    /* Recorded where they bound the commits: strategy large cuts its own commits within
+     * them when it is applied. */
+    s->has_limits = s->strategy != HFS_STRATEGY_SINGLE;
+    if (s->has_limits) {
+        s->max_files = sync->commit.max_files;
+        s->max_bytes = sync->commit.max_bytes;
+    }
     if (!in->remote || !in->remote->exists) {
         s->create = true;
         s->create_private = sync->create_private;
@@ -208,6 +215,10 @@ static json_t *sync_to_json(const hfs_plan_sync *s, size_t *commit_index)
     json_object_set_new(o, "transport", json_string(hfs_transport_name(s->transport)));
     json_object_set_new(o, "strategy", json_string(hfs_commit_strategy_name(s->strategy)));
     json_object_set_new(o, "create_pr", json_boolean(s->create_pr));
+    if (s->has_limits) {
+        json_object_set_new(o, "max_files", json_integer((json_int_t)s->max_files));
+        json_object_set_new(o, "max_bytes", json_integer((json_int_t)s->max_bytes));
+    }
     if (s->create) {
         json_t *create = json_object();
         json_object_set_new(create, "private", json_boolean(s->create_private));
@@ -543,10 +554,10 @@ static void leave(reader *r, size_t saved)
 static const char *const root_keys[] = {"format_version", "plan_id", "tool", "manifest",
                                         "endpoint",       "syncs",   NULL};
 static const char *const manifest_keys[] = {"path", "digest", NULL};
-static const char *const sync_keys[] = {"name",         "repo_id",   "repo_type",   "revision",
-                                        "path_in_repo", "folder",    "folder_path", "transport",
-                                        "strategy",     "create_pr", "create",      "remote_head",
-                                        "summary",      "warnings",  "commits",     NULL};
+static const char *const sync_keys[] = {
+    "name",        "repo_id",   "repo_type", "revision",  "path_in_repo", "folder",
+    "folder_path", "transport", "strategy",  "create_pr", "create",       "remote_head",
+    "summary",     "warnings",  "commits",   "max_files", "max_bytes",    NULL};
 static const char *const create_keys[] = {"private", "sdk", NULL};
 static const char *const summary_keys[] = {"add",          "update",    "delete",
                                            "copy",         "unchanged", "upload_bytes",
@@ -570,6 +581,19 @@ static int check_keys(const reader *r, const json_t *o, const char *const *known
     return 0;
 }
 
+/* A path the plan joins to the folder or sends to the hub must stay inside them: a plan
+ * edited to read ../../.ssh/id_rsa, or to write outside the repo, is refused here (plan_id
+ * is a checksum anyone can recompute, not a signature). */
+static int check_inside(const reader *r, const char *key, const char *path)
+{
+    if (hfs_path_stays_inside(path))
+        return 0;
+    return bad(r, key,
+               "\"%s\" is not a path inside the %s (empty, a leading '/', or an empty, \".\" or "
+               "\"..\" segment)",
+               path, strcmp(key, "local") == 0 ? "folder" : "repo");
+}
+
 static const char *const op_names[] = {"add", "update", "delete", "copy"};
 static const char *const mode_names[] = {"regular", "lfs"};
 static const char *const type_names[] = {"model", "dataset", "space"};
@@ -584,6 +608,7 @@ static int read_op(hfs_plan_op *op, reader *r, const json_t *o)
     if ((rc = check_keys(r, o, op_keys)) < 0 ||
         (rc = get_choice(&kind, r, o, "op", op_names, 4)) < 0 ||
         (rc = get_dup(&op->path, r, o, "path")) < 0 ||
+        (rc = check_inside(r, "path", op->path)) < 0 ||
         (rc = get_choice(&mode, r, o, "mode", mode_names, 2)) < 0)
         return rc;
     op->kind = (hfs_op_kind)kind;
@@ -603,6 +628,7 @@ static int read_op(hfs_plan_op *op, reader *r, const json_t *o)
     op->mtime_ns = (int64_t)mtime;
     if ((rc = get_u64(&op->size, r, o, "size")) < 0 ||
         (rc = get_dup(&op->local, r, o, "local")) < 0 ||
+        (rc = check_inside(r, "local", op->local)) < 0 ||
         (rc = get_bool(&op->upload, r, o, "upload")) < 0)
         return rc;
     if ((!op->lfs || json_object_get(o, "sha1")) && (rc = get_hex(op->sha1, 40, r, o, "sha1")) < 0)
@@ -613,7 +639,8 @@ static int read_op(hfs_plan_op *op, reader *r, const json_t *o)
     if (op->kind == HFS_OP_COPY) {
         if (!op->lfs)
             return bad(r, "mode", "a copy reuses an LFS object, so its mode must be \"lfs\"");
-        if ((rc = get_dup(&op->from, r, o, "from")) < 0)
+        if ((rc = get_dup(&op->from, r, o, "from")) < 0 ||
+            (rc = check_inside(r, "from", op->from)) < 0)
             return rc;
         if (op->upload)
             return bad(r, "upload", "a copy uploads nothing, expected false");
@@ -682,9 +709,30 @@ static int read_sync(hfs_plan_sync *s, reader *r, const json_t *o)
         (rc = get_choice(&strategy, r, o, "strategy", strategy_names, 3)) < 0 ||
         (rc = get_bool(&s->create_pr, r, o, "create_pr")) < 0)
         return rc;
+    /* The name names the sync's state folder (.hfsync/state/NAME), the folder is where
+     * every local path starts: neither may point anywhere else. */
+    if (!hfs_path_stays_inside(s->name) || strchr(s->name, '/'))
+        return bad(r, "name", "\"%s\" is not a sync name", s->name);
+    if (*s->path_in_repo && (rc = check_inside(r, "path_in_repo", s->path_in_repo)) < 0)
+        return rc;
+    if (s->folder[0] != '/')
+        return bad(r, "folder", "\"%s\" is not an absolute path", s->folder);
     s->repo_type = (hfs_repo_type)type;
     s->strategy = (hfs_commit_strategy)strategy;
     s->transport = (hfs_transport)transport;
+    /* The commit bounds came with format 1's later writers: optional, so plans from before
+     * stay readable (strategy large then infers them from the groups). Both or neither. */
+    json_t *max_files = json_object_get(o, "max_files"),
+           *max_bytes = json_object_get(o, "max_bytes");
+    if (max_files || max_bytes) {
+        if (!max_files || !max_bytes)
+            return bad(r, max_files ? "max_bytes" : "max_files",
+                       "missing (a plan records max_files and max_bytes together)");
+        if ((rc = get_u64(&s->max_files, r, o, "max_files")) < 0 ||
+            (rc = get_u64(&s->max_bytes, r, o, "max_bytes")) < 0)
+            return rc;
+        s->has_limits = true;
+    }
 
     json_t *create = json_object_get(o, "create"), *head = json_object_get(o, "remote_head");
     if (json_is_object(create)) {

@@ -55,7 +55,11 @@ typedef struct {
     bool create_private;
     char *create_sdk;               /* spaces to create: the SDK; else NULL */
     char remote_head[HFS_SHA1_HEX]; /* the commit planned against; "" when create */
-    hfs_plan_summary summary;       /* n_syncs and n_create unused per sync */
+    /* multi and large: the bounds the commits were cut with (commit.max_files, max_bytes;
+     * 0: none); has_limits false for a plan written before they were recorded. */
+    bool has_limits;
+    uint64_t max_files, max_bytes;
+    hfs_plan_summary summary; /* n_syncs and n_create unused per sync */
     char **warnings;
     size_t n_warnings;
     hfs_plan_commit *commits;

@@ -303,6 +303,7 @@ static void cache_store(const char *path, const hfs_remote_snapshot *snap)
     hfs_buf_add(&b, raw, 32);
     char *dir = hfs_strdup(path);
     *strrchr(dir, '/') = '\0';
+    hfs_remove_stale_temps(path); /* what a plan killed mid-save left */
     if (hfs_mkdir_p(dir) < 0 || hfs_write_file_atomic(path, b.ptr, b.len, 0644) < 0)
         hfs_error_clear();
     free(dir);

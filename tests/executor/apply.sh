@@ -87,9 +87,11 @@ expect_contains "$(cat plan2.txt)" "No changes" "... and says so"
 HF_ENDPOINT=http://127.0.0.1:9 "$HFSYNC" apply plan.json >other.out 2>other.err
 expect_eq "$?" 1 "a plan is not applied to another hub than its own"
 expect_contains "$(cat other.err)" "the plan was made against $HUB_URL but HF_ENDPOINT is http://127.0.0.1:9" "... saying which"
+before_again=$(commit_count models/user/matrix)
 "$HFSYNC" apply plan.json >again.out 2>again.err
-expect_eq "$?" 3 "applying the same plan again is stale (exit 3)"
-expect_contains "$(cat again.err)" "plan is stale: the plan creates model user/matrix, but it exists now" "... saying what moved"
+expect_eq "$?" 0 "applying the same plan again: its commit is found, nothing to do (exit 0)"
+expect_contains "$(cat again.out again.err)" "already applied" "... saying it was already applied"
+expect_eq "$(commit_count models/user/matrix)" "$before_again" "... and no commit is made"
 
 # A local move of an LFS file becomes a server-side copy plus a delete.
 mv "$D/weights/basic.safetensors" "$D/weights/moved.safetensors"

@@ -1,6 +1,9 @@
 # strategy multi against a local hub: the plan's commits go to one pull request (a draft whose
 # title carries the plan id and whose description is a checklist), ticked step by step, then
-# opened and merged (or, with create_pr, left open); an apply killed with SIGKILL resumes on
+# opened and merged (or, with create_pr, left open), with a pull_request event at each state;
+# applied again after the merge landed (killed before it could say so), the plan is "already
+# applied", not stale; on a revision other than main the first step's commit opens the pull
+# request against that revision (over git: refused); an apply killed with SIGKILL resumes on
 # the same pull request without committing a step twice; main moving before the merge is a
 # stale plan (exit 3) and nothing is merged.
 . "$SRCDIR/tests/lib.sh"
@@ -131,6 +134,37 @@ expect_eq "$(commit_count models/user/multi)" 2 "main has one commit on top of t
 expect_eq "$(tree_listing models/user/multi)" "$(git_listing "$W/big")" "main's tree is the folder, file for file (3,000 paths and blob ids)"
 "$HFSYNC" plan --sync multi --detailed-exitcode >again.txt 2>&1
 expect_eq "$?" 0 "a second plan finds no changes"
+expect_eq "$(events m.json pull_request state | tr '\n' ' ')" "draft open merged " \
+    "pull_request events: opened as a draft, then open, then merged"
+expect_eq "$(events m.json pull_request number | sort -u) $(events m.json pull_request url | sort -u)" \
+    "1 $HUB_URL/user/multi/discussions/1" "... each naming pull request 1 and its URL"
+
+# ---- killed after the merge landed, before its journal was removed: applied again, the
+# plan is already applied (its merged pull request, found by the journal's number or by its
+# title and description, is main's head or below it), not stale; the journal goes away.
+printf '{"version": 1, "plan_id": "%s", "pr_num": 1, "uploaded": [], "commits": []}\n' "$plan_id" \
+    >.hfsync/state/multi/journal.json
+log_mark
+"$HFSYNC" apply plan.json --sync multi >aa.out 2>aa.err
+rc=$?
+expect_eq "$rc" 0 "the same plan applied again after its merge landed: exit 0, not stale"
+[ "$rc" -eq 0 ] || diag "$(cat aa.err)"
+expect_contains "$(cat aa.out)" "multi: already applied: user/multi@main holds pull request #1 of this plan, merged as ${merge:0:7}" \
+    "... saying the plan is already applied, by which pull request"
+expect_contains "$(cat aa.out)" "Nothing to do: already applied." "... and that there was nothing to do"
+ok "$([ ! -e .hfsync/state/multi/journal.json ] && echo 0 || echo 1)" "... removing the journal the killed apply left"
+expect_eq "$(log_since | grep -c -E '^[^ ]+ [^ ]+ POST ' || true)" 0 "... and changing nothing on the hub"
+expect_eq "$(commit_count models/user/multi)" 2 "main still has the one merge commit on the hub's first"
+printf '{"key":"header","value":{"summary":"later work"}}\n{"key":"file","value":{"path":"later.txt","content":"%s","encoding":"base64"}}\n' "$(b64 'later')" | nd
+commit_post /api/models/user/multi/commit/main
+expect_status 200 "someone commits on top of the merge"
+"$HFSYNC" apply plan.json --sync multi --json >ab.json 2>ab.err
+rc=$?
+expect_eq "$rc" 0 "applied again with no journal, main past the merge: still already applied"
+[ "$rc" -eq 0 ] || diag "$(cat ab.err)"
+expect_eq "$(events ab.json already_applied commit) $(events ab.json already_applied pr_url)" \
+    "$merge $HUB_URL/user/multi/discussions/1" "... an already_applied event naming the merge and the pull request"
+expect_eq "$(events ab.json done changes)" False "... and a done event with no changes"
 
 # ---- create_pr: the pull request is left open, main unchanged
 "$HFSYNC" apply plan.json --sync review >r.out 2>r.err
@@ -139,27 +173,59 @@ expect_eq "$rc" 0 "apply: strategy multi with create_pr"
 [ "$rc" -eq 0 ] || diag "$(tail -5 r.err)"
 expect_eq "$(grep -c "^pull request with commit .* (commit [1-6]/6): $HUB_URL/user/review/discussions/1\$" r.out)" 6 "six commits, each line printing the pull request's URL"
 expect_eq "$(grep -c '^committed ' r.out)" 0 "nothing is merged"
+expect_eq "$(grep '^pull request #' r.out | tr '\n' '|')" \
+    "pull request #1 (draft) on user/review@main: $HUB_URL/user/review/discussions/1|pull request #1 (open) on user/review@main: $HUB_URL/user/review/discussions/1|" \
+    "plain lines say the pull request was opened as a draft, then opened for review"
 expect_eq "$(commit_count models/user/review)" 1 "main did not move from the hub's first commit"
 expect_eq "$(pr_json models/user/review 1 'j["status"], j["title"], desc.count("- [x]")')" "open Add the dataset 6" "the pull request is open for review, renamed, every step ticked"
 expect_eq "$(tree_listing models/user/review refs%2Fpr%2F1)" "$(git_listing "$W/big")" "refs/pr/1 holds the folder"
 
-# ---- a revision other than main: refused before anything happens
-mkdir -p "$W/small" && printf 'x\n' >"$W/small/x.txt"
+# ---- a revision other than main: the discussions API opens pull requests against main only,
+# so the first step's commit opens it against dev (create_pr); it is merged into dev, and
+# main does not move.
+mkdir -p "$W/small" "$W/gsmall"
+for i in 1 2 3 4 5; do printf 'small %s\n' "$i" >"$W/small/s$i.txt"; printf 'git %s\n' "$i" >"$W/gsmall/g$i.txt"; done
 cat >"$W/branch.yaml" <<'YAML'
 version: 1
 syncs:
   b:
-    repo_id: user/multi
+    repo_id: user/onbranch
     revision: dev
     folder_path: ./small
-    commit: { message: "On dev", strategy: multi }
+    commit: { message: "On dev", strategy: multi, max_files: 2 }
+  g:
+    repo_id: user/onbranch
+    revision: dev
+    folder_path: ./gsmall
+    transport: git
+    commit: { message: "On dev over git", strategy: multi, max_files: 2 }
 YAML
-curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{}' "$HUB_URL/api/models/user/multi/branch/dev"
+create_repo user/onbranch
+curl -s -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{}' "$HUB_URL/api/models/user/onbranch/branch/dev"
+main_before=$(head_of models/user/onbranch)
+"$HFSYNC" plan -f branch.yaml --sync b -o branch.json >/dev/null 2>&1
+"$HFSYNC" apply branch.json --json >b.json 2>b.err
+rc=$?
+expect_eq "$rc" 0 "strategy multi on revision dev: applied"
+[ "$rc" -eq 0 ] || diag "$(tail -5 b.err)" "$(tail -3 b.json)"
+expect_eq "$(events b.json commit step | tr '\n' ' ')" "1 2 3 0 " "three step commits, then the merge"
+expect_eq "$(events b.json pull_request state | tr '\n' ' ')" "open merged " "the first step's commit opened the pull request (open), then it was merged"
+expect_eq "$(pr_json models/user/onbranch 1 'j["changes"]["base"], j["status"], j["title"], desc.count("- [x]")')" \
+    "refs/heads/dev merged On dev 3" "pull request 1 went into dev: merged, renamed, three steps ticked"
+expect_contains "$(pr_json models/user/onbranch 1 'desc')" "**hfsync plan:** $(python3 -c 'import json; print(json.load(open("branch.json"))["plan_id"])')" \
+    "... its description names the plan"
+expect_eq "$(head_of models/user/onbranch dev)" "$(pr_json models/user/onbranch 1 'j["changes"]["mergeCommitId"]')" "dev is at the merge commit"
+expect_eq "$(tree_listing models/user/onbranch dev)" "$(git_listing "$W/small")" "dev's tree is the folder"
+expect_eq "$(head_of models/user/onbranch)" "$main_before" "main did not move"
+"$HFSYNC" apply branch.json >b2.out 2>b2.err
+expect_eq "$?" 0 "applied again: already applied"
+expect_contains "$(cat b2.out)" "b: already applied: user/onbranch@dev holds pull request #1 of this plan" "... naming the pull request merged into dev"
+# Over git every commit is a push: a pull request can only come from the discussions API.
 log_mark
-"$HFSYNC" apply -f branch.yaml --yes >b.out 2>b.err
-expect_eq "$?" 1 "strategy multi on revision dev: exit 1"
-expect_contains "$(cat b.err)" 'merges into main only, but the sync'"'"'s revision is "dev"' "... saying why"
-expect_eq "$(log_since | grep -c -E 'discussions|preupload|/commit/' || true)" 0 "... before anything was sent"
+"$HFSYNC" apply -f branch.yaml --sync g --yes >g.out 2>g.err
+expect_eq "$?" 1 "strategy multi over git on revision dev: exit 1"
+expect_contains "$(cat g.err)" 'over git opens its pull request through the hub'"'"'s discussions API, which bases it on main only, but the sync'"'"'s revision is "dev"' "... saying why"
+expect_eq "$(log_since | grep -c -E 'discussions|preupload|/commit/|git-' || true)" 0 "... before anything was sent"
 
 # ---- killed (SIGKILL) after two steps, applied again: the same pull request, no step twice
 hub_stop
