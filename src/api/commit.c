@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "common/lfsrules.h"
 #include "common/error.h"
 #include "common/util.h"
 
@@ -133,7 +134,9 @@ static int download_copy(api_call *call, const api_op *op, copy_state *c)
     }
     unlink(tmpl);
     const char *rev = src_revision_of(op, call->revision);
-    rc = hfs_hub_download_fd(call->hub, &call->repo, rev, op->src_path, fd);
+    /* a copied regular file is at most what the hub keeps out of LFS (10 MiB) */
+    rc = hfs_hub_download_fd(call->hub, &call->repo, rev, op->src_path, fd,
+                             HFS_REGULAR_MAX_BYTES);
     struct stat st;
     if (rc == 0 && fstat(fd, &st) != 0)
         rc = hfs_error_set(HFS_ERROR, "cannot stat the downloaded copy of %s: %s", op->src_path,

@@ -224,7 +224,7 @@ static int fetch_copy(exec_sync *s, exec_entry *e)
         goto done;
     }
     unlink(tmpl);
-    rc = hfs_hub_download_fd(s->x->hub, &s->repo, s->parent, e->op->from, fd);
+    rc = hfs_hub_download_fd(s->x->hub, &s->repo, s->parent, e->op->from, fd, e->op->size);
     if (rc < 0) {
         close(fd);
         goto done;

@@ -399,7 +399,7 @@ static int fetch_copy(large_run *r, exec_entry *e)
         goto done;
     }
     unlink(tmpl);
-    rc = hfs_hub_download_fd(r->wx.hub, &r->ws.repo, r->pinned, e->op->from, fd);
+    rc = hfs_hub_download_fd(r->wx.hub, &r->ws.repo, r->pinned, e->op->from, fd, e->op->size);
     if (rc < 0) {
         close(fd);
         goto done;

@@ -109,12 +109,22 @@ int hfs_hub_download(hfs_hub *hub, const hfs_hub_repo *repo, const char *revisio
 typedef struct {
     int fd;
     off_t start;
+    uint64_t written, max; /* max UINT64_MAX: no bound */
+    const char *path;
 } fd_sink;
 
 static int fd_write(void *ctx, const void *data, size_t len)
 {
     fd_sink *s = ctx;
     const char *p = data;
+    /* A hub that sends more than the file can hold (a hostile or broken one) must not fill
+     * the disk: the download stops at the size the caller expects. */
+    if (len > s->max - s->written)
+        return hfs_error_set(HFS_ELIMIT,
+                             "the hub sent more than the %llu bytes %s can hold; the download "
+                             "was stopped",
+                             (unsigned long long)s->max, s->path);
+    s->written += len;
     while (len > 0) {
         ssize_t n = write(s->fd, p, len);
         if (n < 0 && errno == EINTR)
@@ -131,6 +141,7 @@ static int fd_write(void *ctx, const void *data, size_t len)
 static int fd_restart(void *ctx)
 {
     fd_sink *s = ctx;
+    s->written = 0;
     if (ftruncate(s->fd, s->start) != 0 || lseek(s->fd, s->start, SEEK_SET) < 0)
         return hfs_error_set(HFS_ERROR, "cannot rewind fd %d to retry the download: %s", s->fd,
                              strerror(errno));
@@ -138,9 +149,9 @@ static int fd_restart(void *ctx)
 }
 
 int hfs_hub_download_fd(hfs_hub *hub, const hfs_hub_repo *repo, const char *revision,
-                        const char *path, int fd)
+                        const char *path, int fd, uint64_t max_bytes)
 {
-    fd_sink sink = {fd, lseek(fd, 0, SEEK_CUR)};
+    fd_sink sink = {fd, lseek(fd, 0, SEEK_CUR), 0, max_bytes, path};
     /* A pipe cannot be rewound: such a download is sent once. */
     bool seekable = sink.start >= 0;
     if (!seekable)

@@ -374,9 +374,10 @@ typedef int (*hfs_hub_write_fn)(void *ctx, const void *data, size_t len);
  * Retried. */
 int hfs_hub_download(hfs_hub *hub, const hfs_hub_repo *repo, const char *revision, const char *path,
                      hfs_hub_write_fn write, int (*restart)(void *ctx), void *ctx);
-/* The same into a file descriptor, from its current offset; a retry truncates back. */
+/* The same into a file descriptor, from its current offset; a retry truncates back. More
+ * than max_bytes (UINT64_MAX: no bound) stops it with HFS_ELIMIT. */
 int hfs_hub_download_fd(hfs_hub *hub, const hfs_hub_repo *repo, const char *revision,
-                        const char *path, int fd);
+                        const char *path, int fd, uint64_t max_bytes);
 
 /* ---- discussions and pull requests ------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 /* Tests for src/hub/download.c: the resolve HEAD (regular file, LFS file redirected to a
  * CDN, renamed repo) and streamed downloads into a file, with awkward paths and revisions. */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hubtest.h"
@@ -92,7 +93,7 @@ static void test_download(fakehub *fh, fakehub *cdn, hfs_hub *hub)
     fakehub_expect(cdn, &(fh_exchange){"GET", "/lfs-files/blob?X-Amz-Signature=s", NULL, no_auth,
                                        NULL, 200, NULL, "binary content"});
     hfs_hub_repo sp = {HFS_REPO_SPACE, "alice/s"};
-    tap_is_int(hfs_hub_download_fd(hub, &sp, "main", "\xc3\xbc/a+b.bin", fd), 0,
+    tap_is_int(hfs_hub_download_fd(hub, &sp, "main", "\xc3\xbc/a+b.bin", fd, UINT64_MAX), 0,
                "download through the CDN");
     char *got = read_back(fd);
     tap_is_str(got, "binary content", "the content lands in the file");
@@ -108,12 +109,25 @@ static void test_download(fakehub *fh, fakehub *cdn, hfs_hub *hub)
                                       NULL, "busy"});
     fakehub_expect(fh, &(fh_exchange){"GET", "/alice/x/resolve/v1.0/a.txt", auth, NULL, NULL, 200,
                                       NULL, "abc"});
-    tap_is_int(hfs_hub_download_fd(hub, &model, "v1.0", "a.txt", fd), 0,
+    tap_is_int(hfs_hub_download_fd(hub, &model, "v1.0", "a.txt", fd, 3), 0,
                "download retried after 503");
     got = read_back(fd);
     tap_is_str(got, "abc", "an error page never lands in the file");
     free(got);
     fh_check(fh, "download retry");
+
+    /* A hub sending more than the file can hold is stopped there (bounded disk use). */
+    if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
+        tap_diag("cannot reset %s", path);
+    fakehub_expect(fh, &(fh_exchange){"GET", "/alice/x/resolve/v1.0/b.txt", auth, NULL, NULL, 200,
+                                      NULL, "far more than expected"});
+    tap_is_int(hfs_hub_download_fd(hub, &model, "v1.0", "b.txt", fd, 4), HFS_ELIMIT,
+               "a download longer than its expected size is stopped");
+    tap_ok(strstr(hfs_error_last(), "more than the 4 bytes b.txt can hold") != NULL,
+           "... saying so (%s)", hfs_error_last());
+    struct stat st;
+    tap_ok(fstat(fd, &st) == 0 && st.st_size <= 4, "... with at most that much written");
+    fh_check(fh, "download over its size");
 
     close(fd);
     unlink(path);
