@@ -1,7 +1,9 @@
 /* The commit POST and what follows a failed one: the POST is never blindly resent; the branch
  * is read to learn whether the commit landed (its description carries the plan's id). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/error.h"
 #include "common/util.h"
@@ -179,6 +181,7 @@ int exec_commit(exec_commit_result *out, exec_sync *s, const exec_entry *entries
         if (rc == 0)
             return 0;
         long status = hfs_hub_last_status();
+        long wait_ms = hfs_hub_last_retry_wait_ms(); /* before the lookups below replace it */
         /* A body that failed (a file changed under it) was cut short: the hub has nothing
          * it could commit. */
         if (body_failed)
@@ -242,7 +245,12 @@ int exec_commit(exec_commit_result *out, exec_sync *s, const exec_entry *entries
             return rc;
         }
         /* It never landed and the branch is where it was: sending it again cannot make a
-         * second commit. */
+         * second commit — after the wait the hub asked for, if it asked (429, 503). */
         free(why);
+        if (wait_ms > 0) {
+            struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
+        }
     }
 }

@@ -80,6 +80,9 @@ bool hfs_hub_has_token(const hfs_hub *hub);
 
 /* HTTP status of the last response this thread received (0: none, or a network error). */
 long hfs_hub_last_status(void);
+/* What this thread's last response (a 429 or 503) asked to wait before trying again, from its
+ * Retry-After or RateLimit header, in milliseconds; 0 when it asked nothing. */
+long hfs_hub_last_retry_wait_ms(void);
 
 /* ---- repositories and URLs --------------------------------------------------------- */
 

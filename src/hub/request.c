@@ -28,10 +28,16 @@
 #define HUB_RETRY_WAIT_MAX_S 3600L
 
 static _Thread_local long last_status;
+static _Thread_local long last_wait_ms;
 
 long hfs_hub_last_status(void)
 {
     return last_status;
+}
+
+long hfs_hub_last_retry_wait_ms(void)
+{
+    return last_wait_ms;
 }
 
 /* ---- responses ---------------------------------------------------------------------- */
@@ -891,6 +897,7 @@ int hub_send(hub_response *out, hfs_hub *hub, const hub_request *req)
         rc = hub_fail_response(hub, req, res.method, out, attempt, res.token_sent);
 done:
     last_status = out->status;
+    last_wait_ms = out->status == 429 || out->status == 503 ? hub_retry_wait_ms(out, 0) : 0;
     free(res.failed_url);
     return rc;
 }

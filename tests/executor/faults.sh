@@ -68,6 +68,20 @@ expect_eq "$(log_since | grep -E 'POST /api/models/user/faulty/commit/main' | aw
 expect_eq "$(log_since | grep -c 'GET /api/models/user/faulty/commits/main' || true)" 1 "... which it read once"
 expect_eq "$(commit_count models/user/faulty)" "$((before + 1))" "... and one commit landed"
 
+# ---- a 429 on the commit: looked up, then sent once more after the Retry-After it asked for
+restart_hub 'commit:status=429,retry_after=2'
+printf 'rate limited\n' >"$D/limited.txt"
+before=$(commit_count models/user/faulty)
+log_mark
+start=$(date +%s.%N)
+"$HFSYNC" apply -f hfsync.yaml --yes >out 2>err
+rc=$?
+elapsed=$(python3 -c "print(int($(date +%s.%N) - $start))")
+expect_eq "$rc" 0 "a commit answered 429 is sent once more"
+expect_eq "$(log_since | grep -E 'POST /api/models/user/faulty/commit/main' | awk '{print $5}' | tr '\n' ' ')" "429 200 " "... once"
+ok $([ "$elapsed" -ge 3 ] && echo 0 || echo 1) "... after the Retry-After of 2 s plus one (took ${elapsed}s)"
+expect_eq "$(commit_count models/user/faulty)" "$((before + 1))" "... and one commit landed"
+
 restart_hub 'commit:status=500,times=2'
 printf 'twice\n' >"$D/twice.txt"
 before=$(commit_count models/user/faulty)
