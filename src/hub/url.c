@@ -81,6 +81,40 @@ char *hub_url_origin(const char *url)
     return origin;
 }
 
+/* Is this query parameter a credential (a signed URL's signature or token)? */
+static bool secret_param(const char *key, size_t len)
+{
+    static const char *const names[] = {"sig",          "signature",   "x-amz-signature",
+                                        "x-amz-credential", "x-amz-security-token", "token",
+                                        "access_token"};
+    for (size_t i = 0; i < HFS_ARRAY_LEN(names); i++)
+        if (strlen(names[i]) == len && strncasecmp(key, names[i], len) == 0)
+            return true;
+    return false;
+}
+
+/* The query with every credential's value replaced by REDACTED (caller frees). */
+static char *redact_query(const char *query)
+{
+    hfs_buf out = HFS_BUF_INIT;
+    for (const char *p = query; *p;) {
+        size_t n = strcspn(p, "&");
+        size_t klen = strcspn(p, "=&");
+        if (out.len)
+            hfs_buf_add(&out, "&", 1);
+        if (klen < n && secret_param(p, klen)) {
+            hfs_buf_add(&out, p, klen);
+            hfs_buf_add(&out, "=REDACTED", 9);
+        } else {
+            hfs_buf_add(&out, p, n);
+        }
+        p += n;
+        if (*p == '&')
+            p++;
+    }
+    return hfs_buf_detach(&out);
+}
+
 char *hub_url_display(const hfs_hub *hub, const char *url)
 {
     CURLU *u = curl_url();
@@ -89,8 +123,16 @@ char *hub_url_display(const hfs_hub *hub, const char *url)
         curl_url_set(u, CURLUPART_USER, NULL, 0);
         curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
         char *origin = hub_url_origin(url);
-        if (!origin || strcmp(origin, hub->origin) != 0)
+        char *query = NULL;
+        if (!origin || strcmp(origin, hub->origin) != 0) {
             curl_url_set(u, CURLUPART_QUERY, NULL, 0);
+        } else if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK && query) {
+            /* the hub's own signed URLs (upload hrefs): their signature is a credential */
+            char *safe = redact_query(query);
+            curl_url_set(u, CURLUPART_QUERY, safe, 0);
+            free(safe);
+        }
+        curl_free(query);
         free(origin);
         curl_url_get(u, CURLUPART_URL, &shown, 0);
     }

@@ -74,6 +74,13 @@ static void test_origin_and_display(void)
     tap_is_str(shown, "http://s3.example:9000/b/o",
                "messages show other hosts' URLs without credentials or query");
     free(shown);
+    shown = hub_url_display(hub, "http://127.0.0.1:9/lfs-upload/abc?part=2&chunk=5&size=9&"
+                                 "expires=1&sig=0123abcd&X-Amz-Signature=zz");
+    tap_is_str(shown,
+               "http://127.0.0.1:9/lfs-upload/abc?part=2&chunk=5&size=9&expires=1&sig=REDACTED&"
+               "X-Amz-Signature=REDACTED",
+               "a signed URL of the hub's own host is shown without its signature");
+    free(shown);
     shown = hub_url_display(hub, "http://127.0.0.1:9/api/models/a/b/tree/main?recursive=true");
     tap_is_str(shown, "http://127.0.0.1:9/api/models/a/b/tree/main?recursive=true",
                "endpoint URLs keep their query in messages");
