@@ -12,9 +12,13 @@ static int tap_count, tap_failures;
 
 static inline bool tap_vok(bool cond, const char *fmt, va_list ap)
 {
+    char name[1024];
     tap_count++;
     printf("%sok %d - ", cond ? "" : "not ", tap_count);
-    vprintf(fmt, ap);
+    vsnprintf(name, sizeof(name), fmt, ap);
+    /* a name is one line: a newline in it (a test of paths with one) would end the line */
+    for (const char *c = name; *c; c++)
+        fputs(*c == '\n' ? "\\n" : *c == '\r' ? "\\r" : (char[]){*c, 0}, stdout);
     putchar('\n');
     fflush(stdout);
     if (!cond)
