@@ -12,7 +12,8 @@
 /* The only branch a pull request opened through the discussions API merges into; for
  * another revision the pull request is opened by the first step's commit instead. */
 #define MULTI_BASE "main"
-/* The hub refuses titles longer than this. */
+/* The hub refuses titles shorter or longer than these. */
+#define TITLE_MIN 3
 #define TITLE_MAX 200
 /* Room for the message in the draft's title, beside "[hfsync] " and " (plan …)". */
 #define TITLE_MESSAGE_MAX 160
@@ -637,6 +638,13 @@ static bool run_setup(multi_run *r)
     r->draft_title = hfs_sprintf("[hfsync] %s (plan %.12s)", short_message, r->plan_id);
     free(short_message);
     r->final_title = fit(r->message, TITLE_MAX);
+    if (strlen(r->final_title) < TITLE_MIN) {
+        /* The hub refuses a title under 3 characters, which would only show at the very
+         * end, after every upload: a short message is prefixed instead. */
+        char *longer = hfs_sprintf("hfsync: %s", *r->final_title ? r->final_title : "upload");
+        free(r->final_title);
+        r->final_title = longer;
+    }
     return true;
 }
 

@@ -355,5 +355,23 @@ expect_eq "$(grep '^committed ' l2.out | cut -d' ' -f2)" "$(head_of models/user/
 expect_eq "$(pr_json models/user/late 1 'j["status"]')" merged "the pull request is merged"
 expect_eq "$(tree_listing models/user/late)" "$(git_listing "$W/late")" "main's tree is the folder"
 
+# A message under the 3 characters the hub wants of a title: the pull request is titled
+# "hfsync: <message>" rather than refused at the very end, after every upload.
+files "$W/short" 3 3
+cat >"$W/short.yaml" <<'YAML'
+version: 1
+syncs:
+  short:
+    repo_id: user/short
+    create: { private: false }
+    folder_path: ./short
+    commit: { message: "x", strategy: multi, max_files: 2 }
+YAML
+"$HFSYNC" apply -f short.yaml --yes >s.out 2>s.err
+rc=$?
+expect_eq "$rc" 0 "strategy multi with a one-character message: applied"
+[ "$rc" -eq 0 ] || diag "$(tail -5 s.err)"
+expect_eq "$(pr_json models/user/short 1 'j["status"], j["title"]')" "merged hfsync: x" "... its pull request titled \"hfsync: x\""
+
 hub_stop
 done_testing
