@@ -82,7 +82,7 @@ rc=$?
 span=$((($(date +%s%N) - start) / 1000000))
 expect_eq "$rc" 0 "a second apply, unkilled ($span ms)"
 [ "$rc" -eq 0 ] || say "$(tail -3 second.out)"
-points=$(python3 -c 'import random, sys; r = random.Random("kill-" + sys.argv[1]); print(" ".join("%.3f" % r.uniform(0, 1.2 * int(sys.argv[2]) / 1000) for _ in range(int(sys.argv[3]) * 2)))' \
+points=$(python3 -c 'import random, sys; r = random.Random("kill-" + sys.argv[1]); print(" ".join("%.3f" % r.uniform(0, 0.9 * int(sys.argv[2]) / 1000) for _ in range(int(sys.argv[3]) * 2)))' \
     "$MODE" "$span" "$SEEDS")
 set -- $points
 say "kill points (s): $points"
@@ -188,7 +188,9 @@ expect_eq "$(find .hfsync -name '*.tmp.*' -o -name '*.lock' ! -name hfsync.lock 
 check_case "leftovers of a kill" "$D" "$REPO" k
 
 runs=$((SEEDS + SEEDS / 4))
-ok $([ "$kills" -ge $((runs / 2)) ] && echo 0 || echo 1) "most runs were killed mid-way ($kills of $runs)"
+# A run resumed after a kill has less left to do than the unkilled one the points were
+# drawn from, so some end before their point; a third killed mid-way still covers the phases.
+ok $([ "$kills" -ge $((runs / 3)) ] && echo 0 || echo 1) "many runs were killed mid-way ($kills of $runs)"
 ok $(grep -q "is being applied by another hfsync" rerun-*.out && echo 1 || echo 0) \
     "a killed apply's lock never refused the next run"
 hub_stop
