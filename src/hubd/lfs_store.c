@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +79,7 @@ struct hubd_lfs_writer {
     uint64_t base;      /* a part: where it starts in the object */
     int fd;
     char *tmp_path;
-    EVP_MD_CTX *md;     /* sha256 of an object, md5 of a part (its ETag, as S3 does) */
+    EVP_MD_CTX *md;     /* sha256 of a whole object; NULL for a part */
     uint64_t written;
     uint64_t synced;
 };
@@ -260,7 +261,7 @@ static int writer_new(hubd_lfs_writer **out, hubd_lfs_store *s, const char *oid,
         return rc;
     }
     w->md = EVP_MD_CTX_new();
-    if (!w->md || !EVP_DigestInit_ex(w->md, part ? EVP_md5() : EVP_sha256(), NULL)) {
+    if (!w->md || !EVP_DigestInit_ex(w->md, EVP_sha256(), NULL)) {
         hubd_lfs_writer_abort(w);
         return hfs_error_set(HFS_ERROR, "cannot start hashing an upload: OpenSSL failed");
     }
@@ -511,9 +512,6 @@ int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *oi
                                part_number, strerror(errno));
     }
     free(dir);
-    w->md = EVP_MD_CTX_new();
-    if (rc == 0 && (!w->md || !EVP_DigestInit_ex(w->md, EVP_md5(), NULL)))
-        rc = hfs_error_set(HFS_ERROR, "cannot start hashing an upload: OpenSSL failed");
     if (rc < 0) {
         hubd_lfs_writer_abort(w);
         return rc;
@@ -560,7 +558,8 @@ int hubd_lfs_writer_write(hubd_lfs_writer *w, const void *data, size_t len)
     int rc = write_all(w->fd, data, len, w->tmp_path);
     if (rc < 0)
         return rc;
-    EVP_DigestUpdate(w->md, data, len);
+    if (w->md)
+        EVP_DigestUpdate(w->md, data, len);
     w->written += len;
     if (w->written - w->synced >= WRITEBACK_EVERY) {
         sync_file_range(w->fd, (off64_t)(w->base + w->synced),
@@ -683,12 +682,23 @@ static char *part_path(const hubd_lfs_store *s, const char *oid, unsigned n, con
 int hubd_lfs_part_finish(hubd_lfs_writer *w, char *etag_out, size_t etag_size)
 {
     int rc = 0;
-    char md5[33] = "";
+    char tag[33] = "";
     hubd_lfs_store *s = w->store;
     char *etag_path = part_path(s, w->oid, w->part, ".etag");
     char *etag_tmp = NULL;
     int etag_fd = -1;
-    digest_hex(w->md, md5, sizeof(md5));
+    /* A part's ETag is opaque to clients, which only hand it back in the completion: a
+     * random token naming this upload of the part (S3's md5 of the bytes cost the hub more
+     * CPU than the sha256 of the whole object). */
+    unsigned char token[16];
+    if (RAND_bytes(token, sizeof(token)) != 1) {
+        rc = hfs_error_set(HFS_ERROR, "cannot make an ETag for part %u: OpenSSL's RAND_bytes "
+                                      "failed",
+                           w->part);
+        goto done;
+    }
+    for (size_t i = 0; i < sizeof(token); i++)
+        snprintf(tag + 2 * i, 3, "%02x", token[i]);
     if (w->written != w->size) {
         rc = hfs_error_set(HFS_EINVALID,
                            "part %u of LFS object %s ended after %llu bytes; it has %llu",
@@ -697,7 +707,7 @@ int hubd_lfs_part_finish(hubd_lfs_writer *w, char *etag_out, size_t etag_size)
         goto done;
     }
     if (!w->mp) { /* a part of an object stored meanwhile: nothing to keep */
-        snprintf(etag_out, etag_size, "\"%s\"", md5);
+        snprintf(etag_out, etag_size, "\"%s\"", tag);
         goto done;
     }
     /* No fsync per part: the completion flushes the whole file before the object appears,
@@ -706,7 +716,7 @@ int hubd_lfs_part_finish(hubd_lfs_writer *w, char *etag_out, size_t etag_size)
     if ((rc = open_tmp(s, &etag_tmp, &etag_fd)) < 0)
         goto done;
     char quoted[40];
-    snprintf(quoted, sizeof(quoted), "\"%s\"", md5);
+    snprintf(quoted, sizeof(quoted), "\"%s\"", tag);
     if ((rc = write_all(etag_fd, quoted, strlen(quoted), etag_tmp)) < 0)
         goto done;
     if (rename(etag_tmp, etag_path) != 0) {

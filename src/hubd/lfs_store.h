@@ -35,7 +35,8 @@ void hubd_lfs_writer_abort(hubd_lfs_writer *w); /* frees w; NULL is fine */
 /* Multipart: part N (1-based) of object `oid` (of `size` bytes, in parts of `chunk`, as
  * the batch answer said) is written in place into the upload's one file, and the parts are
  * hashed as soon as they follow each other; complete() checks the ETags, hashes what is
- * left, and renames the file into place. Part ETags are the quoted md5 of each part, as S3's.
+ * left, and renames the file into place. A part's ETag is an opaque quoted token (32 hex
+ * digits) naming that upload of the part; the completion must hand back each part's last one.
  * A part sent while its upload is being completed is refused (HFS_ELOCKED). */
 int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *store, const char *oid,
                         unsigned part_number, uint64_t size, uint64_t chunk);

@@ -96,7 +96,9 @@ int main(void)
         hubd_lfs_writer_write(w, big + (p - 1) * 1000, 1000);
         tap_is_int(hubd_lfs_part_finish(w, etags[p - 1], sizeof(etags[0])), 0, "part finish");
     }
-    tap_ok(etags[0][0] == '"' && strlen(etags[0]) == 34, "part ETags are quoted md5 hex");
+    tap_ok(etags[0][0] == '"' && strlen(etags[0]) == 34 && strspn(etags[0] + 1, "0123456789abcdef") == 32,
+           "part ETags are quoted 32-hex tokens");
+    tap_ok(strcmp(etags[0], etags[1]) != 0, "... one per part upload");
     tap_ok(!hubd_lfs_has(store, big_oid, NULL), "parts alone are not an object");
     unsigned nums[3] = {1, 2, 3};
     const char *tags[3] = {etags[0], etags[1], "\"bogus\""};
@@ -206,7 +208,7 @@ int main(void)
     hubd_lfs_writer_write(w, big4, 1000);
     char e_late[48];
     tap_is_int(hubd_lfs_part_finish(w, e_late, sizeof(e_late)), 0, "... and finished");
-    tap_is_str(e_late, e4[0], "... with the ETag of its bytes");
+    tap_ok(e_late[0] == '"' && strlen(e_late) == 34, "... with an ETag");
     hubd_lfs_part_begin(&w, store, big4_oid, 2, sizeof(big4), 1000);
     hubd_lfs_writer_abort(w);
     struct stat null_st;
