@@ -80,6 +80,10 @@ bool hfs_hub_has_token(const hfs_hub *hub);
 
 /* HTTP status of the last response this thread received (0: none, or a network error). */
 long hfs_hub_last_status(void);
+/* The CA certificates named by the environment, as the Python clients read it: the first of
+ * CURL_CA_BUNDLE, REQUESTS_CA_BUNDLE, SSL_CERT_FILE (*file, and which variable in *file_var),
+ * and SSL_CERT_DIR (*dir); NULL for what is not set. */
+void hfs_hub_ca_env(const char **file_var, const char **file, const char **dir);
 /* What this thread's last response (a 429 or 503) asked to wait before trying again, from its
  * Retry-After or RateLimit header, in milliseconds; 0 when it asked nothing. */
 long hfs_hub_last_retry_wait_ms(void);

@@ -59,21 +59,34 @@ done:
  * CURL_CA_BUNDLE), so the ones Python clients honour are read here: CURL_CA_BUNDLE and
  * REQUESTS_CA_BUNDLE (requests), SSL_CERT_FILE and SSL_CERT_DIR (httpx, OpenSSL). A private
  * hub behind a company CA then works as it does with huggingface_hub. */
-static int ca_from_env(hfs_hub *hub)
+void hfs_hub_ca_env(const char **file_var, const char **file, const char **dir)
 {
     static const char *const file_vars[] = {"CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
                                             "SSL_CERT_FILE"};
-    for (size_t i = 0; i < HFS_ARRAY_LEN(file_vars) && !hub->ca_file; i++) {
+    *file_var = *file = NULL;
+    for (size_t i = 0; i < HFS_ARRAY_LEN(file_vars) && !*file; i++) {
         const char *v = getenv(file_vars[i]);
-        if (!v || !*v)
-            continue;
-        if (access(v, R_OK) != 0)
-            return hfs_error_set(HFS_EINVALID, "%s names %s, which cannot be read: %s",
-                                 file_vars[i], v, strerror(errno));
-        hub->ca_file = hfs_strdup(v);
+        if (v && *v) {
+            *file_var = file_vars[i];
+            *file = v;
+        }
     }
-    const char *dir = getenv("SSL_CERT_DIR");
-    if (dir && *dir) {
+    *dir = getenv("SSL_CERT_DIR");
+    if (*dir && !**dir)
+        *dir = NULL;
+}
+
+static int ca_from_env(hfs_hub *hub)
+{
+    const char *var, *file, *dir;
+    hfs_hub_ca_env(&var, &file, &dir);
+    if (file) {
+        if (access(file, R_OK) != 0)
+            return hfs_error_set(HFS_EINVALID, "%s names %s, which cannot be read: %s", var,
+                                 file, strerror(errno));
+        hub->ca_file = hfs_strdup(file);
+    }
+    if (dir) {
         if (access(dir, R_OK | X_OK) != 0)
             return hfs_error_set(HFS_EINVALID, "SSL_CERT_DIR names %s, which cannot be read: %s",
                                  dir, strerror(errno));

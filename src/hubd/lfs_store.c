@@ -99,6 +99,16 @@ static char *part_dir(const hubd_lfs_store *s, const char *oid)
     return hfs_path_join(s->parts_dir, oid);
 }
 
+/* The one file a multipart upload's parts are written into. */
+static char *data_file(const hubd_lfs_store *s, const char *oid)
+{
+    return hfs_sprintf("%s/%s/data", s->parts_dir, oid);
+}
+
+/* Hashes bytes [from, to) of fd into md, and writes them to copy_fd as well unless it is -1. */
+static int hash_range(EVP_MD_CTX *md, int fd, uint64_t from, uint64_t to, const char *path,
+                      int copy_fd, const char *copy_path);
+
 static void remove_tree(const char *path)
 {
     DIR *d = opendir(path);
@@ -372,8 +382,7 @@ static void mp_advance(hubd_lfs_store *s, mp_state *m)
     if (m->hashing || m->completing)
         return;
     m->hashing = true;
-    char *path = hfs_sprintf("%s/%s/data", s->parts_dir, m->oid);
-    char *buf = NULL;
+    char *path = data_file(s, m->oid);
     EVP_MD_CTX *work = EVP_MD_CTX_new();
     while (work && !m->completing && m->hashed < m->n_parts && m->done[m->hashed]) {
         unsigned gen = m->generation;
@@ -381,22 +390,10 @@ static void mp_advance(hubd_lfs_store *s, mp_state *m)
         uint64_t len = m->size - off < m->chunk ? m->size - off : m->chunk;
         EVP_MD_CTX_copy_ex(work, m->sha);
         pthread_mutex_unlock(&s->lock);
-        bool ok = false;
         int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            if (!buf)
-                buf = hfs_malloc(COPY_CHUNK);
-            ok = true;
-            for (uint64_t at = off; ok && at < off + len;) {
-                size_t want = off + len - at < COPY_CHUNK ? (size_t)(off + len - at) : COPY_CHUNK;
-                ssize_t n = pread(fd, buf, want, (off_t)at);
-                if (n < 0 && errno == EINTR)
-                    continue;
-                ok = n > 0 && EVP_DigestUpdate(work, buf, (size_t)n);
-                at += n > 0 ? (uint64_t)n : 0;
-            }
+        bool ok = fd >= 0 && hash_range(work, fd, off, off + len, path, -1, NULL) == 0;
+        if (fd >= 0)
             close(fd);
-        }
         pthread_mutex_lock(&s->lock);
         /* A part written again meanwhile (a retry) may have changed hashed bytes: start over,
          * and let the completion hash what is left. */
@@ -408,7 +405,6 @@ static void mp_advance(hubd_lfs_store *s, mp_state *m)
         m->hashed++;
     }
     EVP_MD_CTX_free(work);
-    free(buf);
     free(path);
     m->hashing = false;
     pthread_cond_broadcast(&s->idle);
@@ -501,7 +497,7 @@ int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *oi
     w->fd = -1;
     char *dir = part_dir(s, oid);
     /* the object exists: the bytes are read (for the ETag) and dropped */
-    w->tmp_path = stored ? hfs_strdup("/dev/null") : hfs_path_join(dir, "data");
+    w->tmp_path = stored ? hfs_strdup("/dev/null") : data_file(s, oid);
     if (stored) {
         if ((w->fd = open(w->tmp_path, O_WRONLY | O_CLOEXEC)) < 0)
             rc = hfs_error_set(HFS_ERROR, "cannot open /dev/null: %s", strerror(errno));
@@ -740,12 +736,12 @@ done:
     return rc;
 }
 
-/* Hashes bytes [from, to) of fd into md. */
-static int hash_range(EVP_MD_CTX *md, int fd, uint64_t from, uint64_t to, const char *path)
+static int hash_range(EVP_MD_CTX *md, int fd, uint64_t from, uint64_t to, const char *path,
+                      int copy_fd, const char *copy_path)
 {
     char *buf = hfs_malloc(COPY_CHUNK);
     int rc = 0;
-    for (uint64_t at = from; at < to;) {
+    for (uint64_t at = from; at < to && rc == 0;) {
         size_t want = to - at < COPY_CHUNK ? (size_t)(to - at) : COPY_CHUNK;
         ssize_t n = pread(fd, buf, want, (off_t)at);
         if (n < 0 && errno == EINTR)
@@ -756,6 +752,8 @@ static int hash_range(EVP_MD_CTX *md, int fd, uint64_t from, uint64_t to, const 
             break;
         }
         EVP_DigestUpdate(md, buf, (size_t)n);
+        if (copy_fd >= 0)
+            rc = write_all(copy_fd, buf, (size_t)n, copy_path);
         at += (uint64_t)n;
     }
     free(buf);
@@ -767,29 +765,12 @@ static int copy_hashing(int *fd_out, char **path_out, hubd_lfs_store *s, EVP_MD_
                         const char *from, uint64_t size)
 {
     int in = open(from, O_RDONLY | O_CLOEXEC), out = -1;
-    char *path = NULL, *buf = NULL;
+    char *path = NULL;
     int rc = 0;
     if (in < 0)
         return hfs_error_set(HFS_ERROR, "cannot read %s: %s", from, strerror(errno));
-    if ((rc = open_tmp(s, &path, &out)) < 0)
-        goto done;
-    buf = hfs_malloc(COPY_CHUNK);
-    for (uint64_t at = 0; at < size && rc == 0;) {
-        size_t want = size - at < COPY_CHUNK ? (size_t)(size - at) : COPY_CHUNK;
-        ssize_t n = pread(in, buf, want, (off_t)at);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = hfs_error_set(HFS_ERROR, "cannot read %s at byte %llu: %s", from,
-                               (unsigned long long)at, n < 0 ? strerror(errno) : "it ends there");
-            break;
-        }
-        EVP_DigestUpdate(md, buf, (size_t)n);
-        rc = write_all(out, buf, (size_t)n, path);
-        at += (uint64_t)n;
-    }
-done:
-    free(buf);
+    if ((rc = open_tmp(s, &path, &out)) == 0)
+        rc = hash_range(md, in, 0, size, from, out, path);
     close(in);
     if (rc < 0) {
         if (out >= 0)
@@ -915,7 +896,7 @@ int hubd_lfs_multipart_complete(hubd_lfs_store *s, const char *oid, uint64_t siz
     }
     pthread_mutex_unlock(&s->lock);
 
-    data_path = hfs_path_join(dir, "data");
+    data_path = data_file(s, oid);
     fd = open(data_path, O_RDWR | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
@@ -933,7 +914,7 @@ int hubd_lfs_multipart_complete(hubd_lfs_store *s, const char *oid, uint64_t siz
         fd = -1;
         if ((rc = copy_hashing(&fd, &copy_path, s, md, data_path, size)) < 0)
             goto done;
-    } else if ((rc = hash_range(md, fd, from, size, data_path)) < 0) {
+    } else if ((rc = hash_range(md, fd, from, size, data_path, -1, NULL)) < 0) {
         goto done;
     }
     char got[65] = "";

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/util.h"
+#include "hub/hub.h"
 #include "legacy-git/lgit.h"
 
 /* Where the commit to push waits for the push (libgit2 pushes refs, not bare oids). */
@@ -94,21 +95,13 @@ static int lock_cache(lgit_remote *r)
     return rc;
 }
 
-/* The CA certificates the HTTP client takes from the environment (CURL_CA_BUNDLE,
- * REQUESTS_CA_BUNDLE, SSL_CERT_FILE, SSL_CERT_DIR), for libgit2's https too, so the git path
- * trusts the same hubs as the HTTP path. Certificates are verified either way. */
+/* The CA certificates the HTTP client takes from the environment (hfs_hub_ca_env), for
+ * libgit2's https too, so the git path trusts the same hubs as the HTTP path. Certificates
+ * are verified either way. */
 static int ca_from_env(void)
 {
-    static const char *const file_vars[] = {"CURL_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
-                                            "SSL_CERT_FILE"};
-    const char *file = NULL, *dir = getenv("SSL_CERT_DIR");
-    for (size_t i = 0; i < sizeof(file_vars) / sizeof(file_vars[0]) && !file; i++) {
-        const char *v = getenv(file_vars[i]);
-        if (v && *v)
-            file = v;
-    }
-    if (dir && !*dir)
-        dir = NULL;
+    const char *var, *file, *dir;
+    hfs_hub_ca_env(&var, &file, &dir);
     if (!file && !dir)
         return 0;
     if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, dir) < 0)
