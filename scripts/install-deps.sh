@@ -6,7 +6,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS=(meson ninja-build pkg-config gcc g++ python3
       libcurl4-openssl-dev libssl-dev libyaml-dev libpcre2-dev libgit2-dev libjansson-dev
-      libmicrohttpd-dev libarchive-dev git git-lfs curl)
+      libmicrohttpd-dev libarchive-dev zlib1g-dev git git-lfs curl)
 missing=()
 for p in "${PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

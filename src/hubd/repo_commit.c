@@ -13,8 +13,11 @@
 
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
+#include <openssl/evp.h>
+#include <zlib.h>
 
 #include "common/error.h"
+#include "common/hash.h"
 #include "common/lfsrules.h"
 #include "common/util.h"
 #include "hubd/discussions.h"
@@ -426,15 +429,32 @@ done:
     return rc;
 }
 
-/* The blobs a commit has stored so far, so that identical contents (a thousand copies of
- * one small file, the same LFS pointer twice) cost one write. Open addressing on the oid. */
+/* A set of object ids: the blobs a commit has stored so far, so that identical contents (a
+ * thousand copies of one small file, the same LFS pointer twice) cost one write; the objects
+ * already in a pack. Open addressing on the oid, kept at most half full. */
 typedef struct {
     git_oid *slots;
     bool *used;
-    size_t cap;
+    size_t cap, count;
 } oid_set;
 
-static bool oid_set_add(oid_set *set, const git_oid *oid)
+static void oid_set_init(oid_set *set, size_t expected)
+{
+    *set = (oid_set){.cap = 16};
+    while (set->cap < 2 * expected)
+        set->cap *= 2;
+    set->slots = hfs_calloc(set->cap, sizeof(git_oid));
+    set->used = hfs_calloc(set->cap, sizeof(bool));
+}
+
+static void oid_set_free(oid_set *set)
+{
+    free(set->slots);
+    free(set->used);
+    *set = (oid_set){0};
+}
+
+static bool oid_set_insert(oid_set *set, const git_oid *oid)
 {
     uint64_t h;
     memcpy(&h, oid->id, sizeof(h));
@@ -442,6 +462,7 @@ static bool oid_set_add(oid_set *set, const git_oid *oid)
         if (!set->used[i]) {
             set->used[i] = true;
             git_oid_cpy(&set->slots[i], oid);
+            set->count++;
             return true;
         }
         if (git_oid_equal(&set->slots[i], oid))
@@ -449,17 +470,45 @@ static bool oid_set_add(oid_set *set, const git_oid *oid)
     }
 }
 
-static int write_mem_blob(git_oid *out, git_repository *repo, oid_set *written, const void *data,
-                          size_t len, const char *path)
+/* Adds oid; false when it was there already. */
+static bool oid_set_add(oid_set *set, const git_oid *oid)
 {
-    if (git_odb_hash(out, data, len, GIT_OBJECT_BLOB) < 0)
+    if (2 * (set->count + 1) > set->cap) {
+        oid_set old = *set;
+        oid_set_init(set, old.count + 1);
+        for (size_t i = 0; i < old.cap; i++)
+            if (old.used[i])
+                oid_set_insert(set, &old.slots[i]);
+        oid_set_free(&old);
+    }
+    return oid_set_insert(set, oid);
+}
+
+/* A blob from memory. Its id is OpenSSL's SHA-1 (several times faster than libgit2's
+ * collision-detecting one); in a batch it goes straight into the commit's memory, where
+ * git_blob_create_from_buffer would hash it a second time. */
+static int write_mem_blob(git_oid *out, git_repository *repo, git_odb *batch_odb,
+                          git_odb_backend *mem, oid_set *written, const void *data, size_t len,
+                          const char *path)
+{
+    char hex[HFS_SHA1_HEX];
+    hfs_git_blob_sha1_hex(hex, data, len);
+    if (git_oid_fromstr(out, hex) < 0)
         return repo_git_fail(HFS_ERROR, "cannot hash the content of '%s'", path);
     if (!oid_set_add(written, out))
         return 0;
     int rc = disk_room(len, path);
-    if (rc == 0 && git_blob_create_from_buffer(out, repo, data, len) < 0)
-        rc = repo_git_fail(HFS_ERROR, "cannot store the content of '%s'", path);
-    return rc;
+    if (rc < 0)
+        return rc;
+    if (mem) {
+        /* no refresh of the pack list for every new blob: the batch holds this session's */
+        if (git_odb_exists_ext(batch_odb, out, GIT_ODB_LOOKUP_NO_REFRESH) ||
+            mem->write(mem, out, data, len, GIT_OBJECT_BLOB) == 0)
+            return 0;
+    } else if (git_blob_create_from_buffer(out, repo, data, len) == 0) {
+        return 0;
+    }
+    return repo_git_fail(HFS_ERROR, "cannot store the content of '%s'", path);
 }
 
 /* ---- new objects kept in memory, written as one pack --------------------------------- */
@@ -470,29 +519,6 @@ typedef struct {
     bool dirty;           /* objects written since the last flush */
 } obj_batch;
 
-/* The pack of a commit's objects is written without deltas: searching them (a window of 10,
- * chains of 50) took seconds for a thousand small text files, and the indexer paid again to
- * resolve them; git's own gc can still compress later. libgit2 takes its "no delta above
- * this size" from the repository's config: pack.bigFileThreshold, which libgit2 up to 1.7
- * reads from pack.deltaCacheSize instead (a bug; both are set). This session's repository
- * object gets a config file on top saying 1 byte; nothing changes for other readers. */
-static int no_deltas(git_repository *repo)
-{
-    static const char text[] = "# written by the hfsync hub: see repo_commit.c\n"
-                               "[pack]\n\tbigFileThreshold = 1\n\tdeltaCacheSize = 1\n";
-    char *path = hfs_path_join(git_repository_path(repo), "hfsync-pack.config");
-    git_config *cfg = NULL;
-    int rc = 0;
-    if (access(path, F_OK) != 0)
-        rc = hfs_write_file_atomic(path, text, sizeof(text) - 1, 0644);
-    if (rc == 0 && (git_repository_config(&cfg, repo) < 0 ||
-                    git_config_add_file_ondisk(cfg, path, GIT_CONFIG_LEVEL_APP, repo, 0) < 0))
-        rc = HFS_ERROR;
-    git_config_free(cfg);
-    free(path);
-    return rc;
-}
-
 /* From here on, objects written through repo go to memory (when the commit is big enough);
  * obj_batch_flush makes them part of the repository. */
 static int obj_batch_begin(obj_batch *b, git_repository *repo, size_t n_ops)
@@ -501,8 +527,7 @@ static int obj_batch_begin(obj_batch *b, git_repository *repo, size_t n_ops)
     if (n_ops < PACK_MIN_OPS)
         return 0;
     git_odb_backend *mem = NULL;
-    if (git_repository_odb(&b->odb, repo) < 0 || git_mempack_new(&mem) < 0 ||
-        no_deltas(repo) < 0)
+    if (git_repository_odb(&b->odb, repo) < 0 || git_mempack_new(&mem) < 0)
         return repo_git_fail(HFS_ERROR, "cannot prepare the commit's objects");
     if (git_odb_add_backend(b->odb, mem, 999) < 0) {
         mem->free(mem);
@@ -513,55 +538,162 @@ static int obj_batch_begin(obj_batch *b, git_repository *repo, size_t n_ops)
     return 0;
 }
 
-/* Adds to pb the trees and blobs under tree_oid that this commit made (those in the mempack);
+/* Collects the trees and blobs under tree_oid that this commit made (those in the mempack);
  * a subtree the commit did not touch is not in it and is not walked. */
-static int pack_new_objects(git_packbuilder *pb, git_repository *repo, git_odb_backend *mem,
-                            const git_oid *tree_oid)
+static int collect_new_objects(git_oid **ids, size_t *n, size_t *cap, oid_set *seen,
+                               git_repository *repo, git_odb_backend *mem,
+                               const git_oid *tree_oid)
 {
-    if (!mem->exists(mem, tree_oid))
+    /* an object goes in once, however many paths name it (a thousand copies of a file) */
+    if (!mem->exists(mem, tree_oid) || !oid_set_add(seen, tree_oid))
         return 0;
     git_tree *tree = NULL;
-    if (git_packbuilder_insert(pb, tree_oid, NULL) < 0 || git_tree_lookup(&tree, repo, tree_oid) < 0)
+    if (git_tree_lookup(&tree, repo, tree_oid) < 0)
         return -1;
+    HFS_PUSH(*ids, *n, *cap, *tree_oid);
     int rc = 0;
-    size_t n = git_tree_entrycount(tree);
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    size_t count = git_tree_entrycount(tree);
+    for (size_t i = 0; i < count && rc == 0; i++) {
         const git_tree_entry *e = git_tree_entry_byindex(tree, i);
         const git_oid *id = git_tree_entry_id(e);
         if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
-            rc = pack_new_objects(pb, repo, mem, id);
-        else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB && mem->exists(mem, id))
-            rc = git_packbuilder_insert(pb, id, NULL);
+            rc = collect_new_objects(ids, n, cap, seen, repo, mem, id);
+        else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB && mem->exists(mem, id) &&
+                 oid_set_add(seen, id))
+            HFS_PUSH(*ids, *n, *cap, *id);
     }
     git_tree_free(tree);
     return rc;
 }
 
+/* A pack being streamed into the repository's indexer, a buffer at a time, with the SHA-1
+ * of everything sent for its trailer. */
+typedef struct {
+    git_odb_writepack *wp;
+    git_indexer_progress stats;
+    EVP_MD_CTX *sha1;
+    z_stream z;
+    unsigned char buf[1 << 20];
+    size_t len;
+} pack_out;
+
+static int pack_drain(pack_out *p)
+{
+    if (p->len == 0)
+        return 0;
+    EVP_DigestUpdate(p->sha1, p->buf, p->len);
+    int rc = p->wp->append(p->wp, p->buf, p->len, &p->stats);
+    p->len = 0;
+    return rc < 0 ? -1 : 0;
+}
+
+static int pack_put(pack_out *p, const void *data, size_t len)
+{
+    const unsigned char *d = data;
+    while (len > 0) {
+        size_t n = sizeof(p->buf) - p->len < len ? sizeof(p->buf) - p->len : len;
+        memcpy(p->buf + p->len, d, n);
+        p->len += n;
+        d += n;
+        len -= n;
+        if (p->len == sizeof(p->buf) && pack_drain(p) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One entry: its type and size (git's varint header), then the data as a zlib stream. */
+static int pack_put_object(pack_out *p, git_object_t type, const void *data, size_t size)
+{
+    unsigned char head[16];
+    size_t h = 0;
+    size_t rest = size >> 4;
+    head[h++] = (unsigned char)(((unsigned)type << 4) | (size & 15) | (rest ? 0x80 : 0));
+    while (rest) {
+        head[h++] = (unsigned char)((rest & 0x7f) | (rest >> 7 ? 0x80 : 0));
+        rest >>= 7;
+    }
+    if (pack_put(p, head, h) < 0 || deflateReset(&p->z) != Z_OK)
+        return -1;
+    p->z.next_in = (Bytef *)data;
+    p->z.avail_in = (uInt)size; /* a commit's inline content is far below 4 GiB */
+    int zr;
+    do {
+        if (p->len == sizeof(p->buf) && pack_drain(p) < 0)
+            return -1;
+        p->z.next_out = p->buf + p->len;
+        p->z.avail_out = (uInt)(sizeof(p->buf) - p->len);
+        zr = deflate(&p->z, Z_FINISH);
+        p->len = sizeof(p->buf) - p->z.avail_out;
+    } while (zr == Z_OK || zr == Z_BUF_ERROR);
+    return zr == Z_STREAM_END ? 0 : -1;
+}
+
 /* Writes the commit and the objects it made as a pack (indexed, so readers find them), then
  * empties the memory. Called before a ref points at the commit. (git_mempack_dump would
- * pack the commit's whole tree, every file of the repository, each time.) */
+ * pack the commit's whole tree, every file of the repository, each time.)
+ * The objects are stored, not compressed (zlib level 0), and without deltas: deflating the
+ * content of a big commit was most of its time (about 45 MB/s of text on this kind of
+ * machine, and the indexer paid again to inflate it), so the hub trades disk for speed;
+ * `git repack -adF` in the repository compresses everything later. */
 static int obj_batch_flush(obj_batch *b, git_repository *repo, const char *ref,
                            const git_oid *commit)
 {
     if (!b->mem || !b->dirty)
         return 0;
-    git_packbuilder *pb = NULL;
     git_commit *c = NULL;
-    git_buf pack = {0};
-    git_odb_writepack *wp = NULL;
-    git_indexer_progress stats = {0};
-    int rc = 0;
-    if (git_packbuilder_new(&pb, repo) < 0 || git_commit_lookup(&c, repo, commit) < 0 ||
-        git_packbuilder_insert(pb, commit, NULL) < 0 ||
-        pack_new_objects(pb, repo, b->mem, git_commit_tree_id(c)) < 0 ||
-        git_packbuilder_write_buf(&pack, pb) < 0 || git_odb_write_pack(&wp, b->odb, NULL, NULL) < 0 ||
-        wp->append(wp, pack.ptr, pack.size, &stats) < 0 || wp->commit(wp, &stats) < 0)
+    git_oid *ids = NULL;
+    size_t n = 0, cap = 0;
+    pack_out *p = hfs_calloc(1, sizeof(*p));
+    oid_set seen = {0};
+    int rc = -1;
+    bool z_ready = false;
+    if (git_commit_lookup(&c, repo, commit) < 0)
+        goto done;
+    oid_set_init(&seen, 64);
+    HFS_PUSH(ids, n, cap, *commit);
+    if (collect_new_objects(&ids, &n, &cap, &seen, repo, b->mem, git_commit_tree_id(c)) < 0 ||
+        git_odb_write_pack(&p->wp, b->odb, NULL, NULL) < 0)
+        goto done;
+    if (!(p->sha1 = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(p->sha1, EVP_sha1(), NULL) ||
+        deflateInit(&p->z, Z_NO_COMPRESSION) != Z_OK) {
+        git_error_set_str(GIT_ERROR_NOMEMORY, "cannot start the pack's hash or zlib stream");
+        goto done;
+    }
+    z_ready = true;
+    unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2};
+    for (int i = 0; i < 4; i++)
+        head[8 + i] = (unsigned char)((uint32_t)n >> (24 - 8 * i));
+    if (pack_put(p, head, sizeof(head)) < 0)
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        git_odb_object *obj = NULL;
+        if (git_odb_read(&obj, b->odb, &ids[i]) < 0)
+            goto done;
+        int r = pack_put_object(p, git_odb_object_type(obj), git_odb_object_data(obj),
+                                git_odb_object_size(obj));
+        git_odb_object_free(obj);
+        if (r < 0)
+            goto done;
+    }
+    unsigned char trailer[EVP_MAX_MD_SIZE];
+    unsigned tlen = 0;
+    if (pack_drain(p) < 0 || !EVP_DigestFinal_ex(p->sha1, trailer, &tlen) ||
+        p->wp->append(p->wp, trailer, tlen, &p->stats) < 0 || p->wp->commit(p->wp, &p->stats) < 0)
+        goto done;
+    rc = 0;
+done:
+    if (rc < 0)
         rc = repo_git_fail(HFS_ERROR, "cannot store the objects of the commit on %s", ref);
-    if (wp)
-        wp->free(wp);
-    git_buf_dispose(&pack);
+    if (z_ready)
+        deflateEnd(&p->z);
+    EVP_MD_CTX_free(p->sha1);
+    if (p->wp)
+        p->wp->free(p->wp);
+    free(p);
+    free(ids);
+    oid_set_free(&seen);
     git_commit_free(c);
-    git_packbuilder_free(pb);
     if (rc == 0) {
         git_mempack_reset(b->mem);
         b->dirty = false;
@@ -578,14 +710,11 @@ static void obj_batch_end(obj_batch *b)
 /* Writes the blob of every file and lfsFile op (once: a retried commit reuses them): those
  * streamed from a file when `streamed` (straight to a loose object, never held in memory),
  * else the others. */
-static int ops_write_blobs(op_set *set, git_repository *repo, hubd_lfs_lookup_fn lfs_lookup,
-                           void *lfs_ctx, bool streamed)
+static int ops_write_blobs(op_set *set, git_repository *repo, const obj_batch *batch,
+                           hubd_lfs_lookup_fn lfs_lookup, void *lfs_ctx, bool streamed)
 {
-    oid_set written = {.cap = 16};
-    while (written.cap < 2 * set->n)
-        written.cap *= 2;
-    written.slots = hfs_calloc(written.cap, sizeof(git_oid));
-    written.used = hfs_calloc(written.cap, sizeof(bool));
+    oid_set written;
+    oid_set_init(&written, set->n);
     int rc = 0;
     for (size_t i = 0; i < set->n && rc == 0; i++) {
         const hubd_op *op = &set->ops[i];
@@ -598,19 +727,19 @@ static int ops_write_blobs(op_set *set, git_repository *repo, hubd_lfs_lookup_fn
             if ((rc = op_content_size(&size, op, path)) == 0)
                 rc = write_fd_blob(&set->blobs[i], repo, op->content_fd, size, path);
         } else if (op->kind == HUBD_OP_FILE) {
-            rc = write_mem_blob(&set->blobs[i], repo, &written, op->content ? op->content : "",
-                                op->content_len, path);
+            rc = write_mem_blob(&set->blobs[i], repo, batch->odb, batch->mem, &written,
+                                op->content ? op->content : "", op->content_len, path);
         } else if (op->kind == HUBD_OP_LFS_FILE) {
             uint64_t size = op->lfs_size;
             if (size == 0)
                 lfs_lookup(lfs_ctx, op->lfs_oid, &size);
             char *pointer = repo_lfs_pointer_text(op->lfs_oid, size);
-            rc = write_mem_blob(&set->blobs[i], repo, &written, pointer, strlen(pointer), path);
+            rc = write_mem_blob(&set->blobs[i], repo, batch->odb, batch->mem, &written, pointer,
+                                strlen(pointer), path);
             free(pointer);
         }
     }
-    free(written.slots);
-    free(written.used);
+    oid_set_free(&written);
     return rc;
 }
 
@@ -879,9 +1008,9 @@ int hubd_repo_commit(hubd_commit_result *out, hubd_repos *repos, hfs_repo_kind k
         goto done;
     set.ref = refname;
     if ((rc = ops_check(&set, lfs_lookup, lfs_ctx)) < 0 ||
-        (rc = ops_write_blobs(&set, s.repo, lfs_lookup, lfs_ctx, true)) < 0 ||
+        (rc = ops_write_blobs(&set, s.repo, &batch, lfs_lookup, lfs_ctx, true)) < 0 ||
         (rc = obj_batch_begin(&batch, s.repo, n_ops)) < 0 ||
-        (rc = ops_write_blobs(&set, s.repo, lfs_lookup, lfs_ctx, false)) < 0 ||
+        (rc = ops_write_blobs(&set, s.repo, &batch, lfs_lookup, lfs_ctx, false)) < 0 ||
         (rc = repo_signature(&sig, header->author)) < 0)
         goto done;
     message = header->description && *header->description

@@ -71,6 +71,35 @@ expect_eq "$((after - before))" "$((N + 8))" "every change is its own commit, no
 fsck=$(git --git-dir="$bare" fsck --strict --no-dangling 2>&1)
 expect_eq "$? $fsck" "0 " "git fsck --strict on the bare repo is clean"
 
+# ---- big commits racing: 40 files each (a commit's objects go in as one pack, written by the
+# hub itself), the same contents repeated within and across them; the losers of the race
+# rebuild their trees and write another pack
+M=4
+for i in $(seq 1 $M); do
+    {
+        printf '{"key":"header","value":{"summary":"big %s"}}\n' "$i"
+        for f in $(seq 1 40); do
+            printf '{"key":"file","value":{"content":"%s","path":"big%s/f%02d.txt","encoding":"base64"}}\n' \
+                "$(b64 "same $((f % 5))")" "$i" "$f"
+        done
+    } >"$TEST_TMP/big$i.ndjson"
+done
+for i in $(seq 1 $M); do
+    curl -s -o "$TEST_TMP/bigr$i" -w '%{http_code}\n' -H "Authorization: Bearer $TOKEN" \
+        -H 'Content-Type: application/x-ndjson' --data-binary @"$TEST_TMP/big$i.ndjson" \
+        "$HUB_URL$R/commit/main" >"$TEST_TMP/bigs$i" &
+    pids+=($!)
+done
+wait_all
+expect_eq "$(cat "$TEST_TMP"/bigs* | sort | uniq -c | tr -s ' ')" " $M 200" \
+    "$M parallel commits of 40 files each all answer 200"
+areq GET "$R/tree/main/big3"
+expect_eq "$(jq_ 'len(j)')" "40" "a big commit's 40 files are on the branch"
+body=$(curl -s -H "Authorization: Bearer $TOKEN" "$HUB_URL/tester/race/resolve/main/big2/f07.txt")
+expect_eq "$body" "same 2" "... each with its content"
+fsck=$(git --git-dir="$bare" fsck --strict --no-dangling 2>&1)
+expect_eq "$? $fsck" "0 " "git fsck --strict is clean after the big commits"
+
 # ---- slow-loris: 20 connections dribble a request a byte a second; the header deadline
 # (--header-timeout 2) cuts each off while other clients are served at full speed
 python3 - "$HUB_URL" "$TOKEN" >"$TEST_TMP/loris" <<'PY'
