@@ -26,6 +26,7 @@ hfs_file_mode hfs_lfsdecide_by_name(const hfs_lfsrules *rules, const char *path,
 void hfs_lfsdecide_prepare(unsigned char *modes, unsigned char *want, const hfs_local_file *files,
                            size_t n, const hfs_lfsrules *rules, const hfs_remote_snapshot *remote)
 {
+    size_t hint = 0;
     for (size_t i = 0; i < n; i++) {
         const hfs_local_file *f = &files[i];
         hfs_file_mode mode = hfs_lfsdecide_by_name(rules, f->repo_path, f->size);
@@ -35,7 +36,8 @@ void hfs_lfsdecide_prepare(unsigned char *modes, unsigned char *want, const hfs_
             continue;
         }
         want[i] = mode == HFS_MODE_LFS ? HFS_HASH_SHA256 : HFS_HASH_SHA1;
-        const hfs_remote_entry *r = remote ? hfs_remote_snapshot_find(remote, f->repo_path) : NULL;
+        const hfs_remote_entry *r =
+            remote ? hfs_remote_snapshot_seek(remote, &hint, f->repo_path) : NULL;
         if (r && r->size == f->size && r->is_lfs != (mode == HFS_MODE_LFS))
             want[i] = HFS_HASH_BOTH;
     }
@@ -73,11 +75,13 @@ int hfs_lfsdecide_by_content(hfs_file_mode *out, const hfs_lfsrules *rules,
 int hfs_lfsdecide_finish(unsigned char *modes, const hfs_local_file *files, size_t n,
                          const hfs_lfsrules *rules, const hfs_remote_snapshot *remote)
 {
+    size_t hint = 0;
     for (size_t i = 0; i < n; i++) {
         if (modes[i] != HFS_MODE_UNDECIDED)
             continue;
         const hfs_local_file *f = &files[i];
-        const hfs_remote_entry *r = remote ? hfs_remote_snapshot_find(remote, f->repo_path) : NULL;
+        const hfs_remote_entry *r =
+            remote ? hfs_remote_snapshot_seek(remote, &hint, f->repo_path) : NULL;
         if (r && r->size == f->size &&
             (r->is_lfs ? f->has_sha256 && hfs_remote_entry_same_sha256(r, f->sha256)
                        : f->has_sha1 && hfs_remote_entry_same_sha1(r, f->sha1))) {

@@ -1,5 +1,7 @@
 /* hfs_plan_compute: the planner's pipeline for each sync, in the order the data flows —
- * remote snapshot, local scan, LFS decision, hashes, diff, limits, commit groups, plan. */
+ * remote snapshot and local scan (side by side), LFS decision, hashes, diff, limits, commit
+ * groups, plan. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,26 +96,28 @@ typedef struct {
 /* Files only their content can classify (text or binary) would need both hashes if their
  * mode waited for the hashing, which doubles the hashing work on them. Settling the mode
  * first lets the pool read each file for the one hash its mode needs:
- *  - a file the cache holds with both hashes costs no read either way: left undecided;
  *  - a file the remote holds at the same path and size is likely unchanged: the remote
  *    mode's hash settles it (equal content keeps the remote's mode, in lfsdecide_finish);
+ *    whether the cache has it is the pool's question (one cache lookup per file);
+ *  - a file the cache holds with both hashes costs no read either way: left undecided;
  *  - any other file is new or changed: its 512-byte sample decides now, as the hub will. */
 static int decide_before_hashing(unsigned char *modes, unsigned char *want, sample_mark *marks,
                                  hfs_local_file *files, size_t n, const hfs_lfsrules *rules,
                                  const hfs_remote_snapshot *remote, hfs_hashcache *cache)
 {
+    size_t hint = 0;
     for (size_t i = 0; i < n; i++) {
         hfs_local_file *f = &files[i];
         if (modes[i] != HFS_MODE_UNDECIDED)
             continue;
-        if (cache && hfs_hashcache_lookup(cache, f, HFS_HASH_BOTH) == HFS_HASHCACHE_HIT)
-            continue;
         const hfs_remote_entry *r =
-            remote->exists ? hfs_remote_snapshot_find(remote, f->repo_path) : NULL;
+            remote->exists ? hfs_remote_snapshot_seek(remote, &hint, f->repo_path) : NULL;
         if (r && r->size == f->size) {
             want[i] = r->is_lfs ? HFS_HASH_SHA256 : HFS_HASH_SHA1;
             continue;
         }
+        if (cache && hfs_hashcache_lookup(cache, f, HFS_HASH_BOTH) == HFS_HASHCACHE_HIT)
+            continue;
         hfs_file_mode mode;
         int rc = hfs_lfsdecide_by_content(&mode, rules, f);
         if (rc < 0)
@@ -174,13 +178,113 @@ static int hash_missing(hfs_local_file *files, size_t n, const unsigned char *mo
     return rc;
 }
 
-static int plan_sync(hfs_plan *plan, hfs_hub *hub, hfs_hashcache *cache, const char *state_dir,
+/* The hash cache loads (one read of a file of about 160 bytes per file, checksummed) on a
+ * thread of its own while the first sync is listed and scanned; a sync waits for it just
+ * before it looks hashes up. */
+typedef struct {
+    const char *state_dir;
+    hfs_hashcache *cache;
+    int rc;
+    char *error; /* the open's last error, carried to the planning thread */
+    pthread_t thread;
+    bool running;
+} cache_loader;
+
+static void *cache_loader_run(void *arg)
+{
+    cache_loader *l = arg;
+    l->rc = hfs_hashcache_open(&l->cache, l->state_dir);
+    if (l->rc < 0)
+        l->error = hfs_strdup(hfs_error_last());
+    return NULL;
+}
+
+static void cache_loader_start(cache_loader *l, const char *state_dir)
+{
+    l->state_dir = state_dir;
+    l->running = pthread_create(&l->thread, NULL, cache_loader_run, l) == 0;
+    if (!l->running)
+        cache_loader_run(l); /* no thread to be had: load it now */
+}
+
+/* The loaded cache (owned by the loader), or the open's error as this thread's. */
+static int cache_loader_wait(hfs_hashcache **out, cache_loader *l)
+{
+    if (l->running) {
+        pthread_join(l->thread, NULL);
+        l->running = false;
+    }
+    *out = l->cache;
+    return l->rc < 0 ? hfs_error_set(l->rc, "%s", l->error) : 0;
+}
+
+static int scan_with(hfs_scan_result **out, const hfs_sync *sync, const char *remote_gitignore,
+                     const hfs_plan_options *opts)
+{
+    hfs_scan_options so = HFS_SCAN_OPTIONS_INIT;
+    so.folder = sync->folder_abs;
+    so.path_in_repo = sync->path_in_repo;
+    so.use_gitignore = sync->gitignore;
+    so.remote_root_gitignore = remote_gitignore;
+    so.allow = hfs_sync_allow_set(sync);
+    so.ignore = hfs_sync_ignore_set(sync);
+    so.threads = opts->jobs;
+    return hfs_scan_folder(out, &so);
+}
+
+/* The folder is scanned on a thread of its own while this one asks the hub for the remote
+ * snapshot: the two are independent (one waits on the file system, the other on the hub),
+ * except for the remote root .gitignore, which scan_folder below settles once both are
+ * known. The hub is asked from the caller's thread, where its per-thread state (the last
+ * HTTP status, which callers such as watch read after an error) is expected. */
+typedef struct {
+    const hfs_sync *sync;
+    const hfs_plan_options *opts;
+    hfs_scan_result *scan;
+    int rc;
+    char *error; /* the scan's last error, carried back to the planning thread */
+} scan_job;
+
+static void *scan_job_run(void *arg)
+{
+    scan_job *job = arg;
+    job->rc = scan_with(&job->scan, job->sync, NULL, job->opts);
+    if (job->rc < 0)
+        job->error = hfs_strdup(hfs_error_last());
+    return NULL;
+}
+
+/* Settles the scan made without the remote: it stands unless the remote revision has a root
+ * .gitignore that applies (gitignore on, and no root .gitignore in the folder; a failed scan
+ * may not have got that far), in which case the folder is scanned again under it. */
+static int scan_folder(hfs_scan_result **scan, scan_job *job, hfs_hub *hub, const hfs_sync *sync,
+                       const hfs_remote_snapshot *remote, const hfs_plan_options *opts)
+{
+    char *remote_gitignore = NULL;
+    bool remote_has =
+        sync->gitignore && remote->exists && hfs_remote_snapshot_find(remote, ".gitignore") != NULL;
+    *scan = job->scan;
+    job->scan = NULL;
+    if (!remote_has || (job->rc == 0 && (*scan)->has_root_gitignore))
+        return job->rc < 0 ? hfs_error_set(job->rc, "%s", job->error) : 0;
+    hfs_scan_result_free(*scan);
+    *scan = NULL;
+    int rc = hfs_remote_read_small(&remote_gitignore, hub, remote, sync->repo_type, sync->repo_id,
+                                   ".gitignore", CONFIG_MAX_BYTES);
+    if (rc == 0)
+        rc = scan_with(scan, sync, remote_gitignore, opts);
+    free(remote_gitignore);
+    return rc;
+}
+
+static int plan_sync(hfs_plan *plan, hfs_hub *hub, cache_loader *loader, const char *state_dir,
                      const hfs_sync *sync, const hfs_plan_options *opts)
 {
+    hfs_hashcache *cache = NULL;
     hfs_remote_snapshot *remote = NULL;
     hfs_scan_result *scan = NULL;
     hfs_lfsrules *rules = NULL;
-    char *remote_gitignore = NULL, *refusal = NULL;
+    char *refusal = NULL;
     unsigned char *modes = NULL, *want = NULL;
     sample_mark *marks = NULL;
     hfs_diff_result diff = {0};
@@ -189,8 +293,15 @@ static int plan_sync(hfs_plan *plan, hfs_hub *hub, hfs_hashcache *cache, const c
     uint64_t attributes_bytes = 0;
     int rc;
 
-    rc = hfs_remote_fetch(&remote, hub, sync->repo_type, sync->repo_id, sync->revision,
-                          state_dir);
+    scan_job job = {sync, opts, NULL, 0, NULL};
+    pthread_t scan_thread;
+    bool threaded = pthread_create(&scan_thread, NULL, scan_job_run, &job) == 0;
+    if (!threaded)
+        scan_job_run(&job);
+    rc = hfs_remote_fetch(&remote, hub, sync->repo_type, sync->repo_id, sync->revision, state_dir);
+    if (threaded)
+        pthread_join(scan_thread, NULL);
+    /* The remote's failure is the one to report, as when nothing was scanned yet. */
     if (rc < 0)
         goto done;
     if (!remote->exists && !sync->create) {
@@ -201,22 +312,7 @@ static int plan_sync(hfs_plan *plan, hfs_hub *hub, hfs_hashcache *cache, const c
                            hfs_hub_endpoint(hub));
         goto done;
     }
-    if (sync->gitignore && remote->exists) {
-        rc = hfs_remote_read_small(&remote_gitignore, hub, remote, sync->repo_type, sync->repo_id,
-                                   ".gitignore", CONFIG_MAX_BYTES);
-        if (rc < 0)
-            goto done;
-    }
-
-    hfs_scan_options so = HFS_SCAN_OPTIONS_INIT;
-    so.folder = sync->folder_abs;
-    so.path_in_repo = sync->path_in_repo;
-    so.use_gitignore = sync->gitignore;
-    so.remote_root_gitignore = remote_gitignore;
-    so.allow = hfs_sync_allow_set(sync);
-    so.ignore = hfs_sync_ignore_set(sync);
-    so.threads = opts->jobs;
-    rc = hfs_scan_folder(&scan, &so);
+    rc = scan_folder(&scan, &job, hub, sync, remote, opts);
     if (rc < 0)
         goto done;
     /* Refuse what no diff can make acceptable before spending time hashing. */
@@ -236,6 +332,9 @@ static int plan_sync(hfs_plan *plan, hfs_hub *hub, hfs_hashcache *cache, const c
     want = hfs_malloc(scan->count ? scan->count : 1);
     marks = hfs_calloc(scan->count ? scan->count : 1, sizeof(*marks));
     hfs_lfsdecide_prepare(modes, want, scan->files, scan->count, rules, remote);
+    rc = cache_loader_wait(&cache, loader);
+    if (rc < 0)
+        goto done;
     rc = decide_before_hashing(modes, want, marks, scan->files, scan->count, rules, remote, cache);
     if (rc < 0)
         goto done;
@@ -291,7 +390,8 @@ done:
     free(modes);
     hfs_lfsrules_free(rules);
     hfs_scan_result_free(scan);
-    free(remote_gitignore);
+    hfs_scan_result_free(job.scan); /* a scan the remote's failure left unused */
+    free(job.error);
     hfs_remote_snapshot_free(remote);
     return rc;
 }
@@ -327,6 +427,7 @@ int hfs_plan_compute(hfs_plan **out, const hfs_manifest *m, const hfs_plan_optio
     static const hfs_plan_options defaults = HFS_PLAN_OPTIONS_INIT;
     hfs_hub *hub = NULL;
     hfs_hashcache *cache = NULL;
+    cache_loader loader = {0};
     hfs_plan *plan = NULL;
     char *state_dir = NULL;
     int rc;
@@ -344,21 +445,21 @@ int hfs_plan_compute(hfs_plan **out, const hfs_manifest *m, const hfs_plan_optio
     if (rc < 0)
         goto done;
     state_dir = opts->state_dir ? hfs_strdup(opts->state_dir) : hfs_path_join(m->dir, ".hfsync");
-    rc = hfs_hashcache_open(&cache, state_dir);
-    if (rc < 0)
-        goto done;
+    cache_loader_start(&loader, state_dir);
 
     plan = hfs_plan_new(m->path, hfs_manifest_digest(m), hfs_hub_endpoint(hub));
     for (size_t i = 0; i < m->n_syncs && rc == 0; i++)
         if (selected(opts, m->syncs[i].name))
-            rc = plan_sync(plan, hub, cache, state_dir, &m->syncs[i], opts);
+            rc = plan_sync(plan, hub, &loader, state_dir, &m->syncs[i], opts);
     /* Hashes computed so far are worth keeping even when a sync failed (then the sync's
      * error is the one to report). */
     if (rc == 0) {
-        rc = hfs_hashcache_save(cache);
+        rc = cache_loader_wait(&cache, &loader);
+        if (rc == 0)
+            rc = hfs_hashcache_save(cache);
     } else {
         char *why = hfs_strdup(hfs_error_last());
-        if (hfs_hashcache_save(cache) < 0)
+        if (cache_loader_wait(&cache, &loader) == 0 && hfs_hashcache_save(cache) < 0)
             hfs_warn("%s", hfs_error_last());
         hfs_error_set(rc, "%s", why);
         free(why);
@@ -370,7 +471,10 @@ int hfs_plan_compute(hfs_plan **out, const hfs_manifest *m, const hfs_plan_optio
     plan = NULL;
 done:
     hfs_plan_free(plan);
-    hfs_hashcache_free(cache);
+    if (loader.running)
+        pthread_join(loader.thread, NULL);
+    hfs_hashcache_free(loader.cache);
+    free(loader.error);
     free(state_dir);
     hfs_hub_free(hub);
     return rc;

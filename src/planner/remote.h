@@ -48,6 +48,12 @@ int hfs_remote_snapshot_finish(hfs_remote_snapshot *snap);
 /* The entry at this path, or NULL (binary search; after finish). */
 const hfs_remote_entry *hfs_remote_snapshot_find(const hfs_remote_snapshot *snap, const char *path);
 
+/* The same, for lookups made in increasing path order (a pass over sorted local files):
+ * *hint, 0 before the first, keeps where the last lookup ended, so a whole pass costs about
+ * one comparison per path instead of a binary search each. Any order stays correct. */
+const hfs_remote_entry *hfs_remote_snapshot_seek(const hfs_remote_snapshot *snap, size_t *hint,
+                                                 const char *path);
+
 /* Hex forms of an entry's hashes. */
 void hfs_remote_entry_oid_hex(const hfs_remote_entry *e, char out[HFS_SHA1_HEX]);
 void hfs_remote_entry_sha256_hex(const hfs_remote_entry *e, char out[HFS_SHA256_HEX]);

@@ -49,15 +49,22 @@ typedef struct {
 
 #define HFS_SCAN_OPTIONS_VERSION 1
 #define HFS_SCAN_OPTIONS_INIT                                                                      \
-    {HFS_SCAN_OPTIONS_VERSION, NULL, NULL, true, NULL, NULL, NULL, true, 0}
+    {                                                                                              \
+        HFS_SCAN_OPTIONS_VERSION, NULL, NULL, true, NULL, NULL, NULL, true, 0                      \
+    }
+
+typedef struct hfs_scan_strings hfs_scan_strings;
 
 typedef struct {
-    hfs_local_file *files; /* sorted by repo_path, bytewise */
+    hfs_local_file *files; /* sorted by repo_path, bytewise; their paths live in `strings` */
     size_t count;
     size_t ignored;             /* entries left out by .gitignore (a directory counts once) or
                                    by the patterns */
     size_t skipped;             /* special files and symlinks left out, each with a warning */
     bool used_remote_gitignore; /* the remote root .gitignore was applied */
+    bool has_root_gitignore;    /* the folder has a root .gitignore of its own (read when
+                                   use_gitignore), so a remote one would not be used */
+    hfs_scan_strings *strings;  /* owns the files' paths, in large blocks */
 } hfs_scan_result;
 
 /* Walks opts->folder. Always skips `.git`, `.hfsync` and `.cache/huggingface` at any depth.

@@ -1,9 +1,12 @@
 # `hfsync plan` end to end against a local hub, for what the planner reads: each file is hashed
 # for the one hash its final mode needs (content-sniffed files are sampled before hashing; a
 # changed file whose mode flips gets the other hash in a second pass), cold and warm plans
-# agree, and the remote root .gitignore is matched against repo paths under path_in_repo.
+# agree, and the remote root .gitignore is matched against repo paths under path_in_repo. The
+# folder is scanned while the hub is asked, so a remote .gitignore, known only after, must
+# still decide: what it ignores cannot fail the plan, and a local one makes it moot.
 . "$SRCDIR/tests/lib.sh"
 . "$SRCDIR/tests/hubd/hub.sh"
+. "$SRCDIR/tests/executor/exec.sh" # log_mark, log_since
 
 W="$TEST_TMP/work"
 mkdir -p "$W"
@@ -111,6 +114,42 @@ expect_eq "$?" 0 "plan a folder under path_in_repo with a remote root .gitignore
 expect_eq "$(python3 -c 'import json; print(" ".join(o["path"] for s in json.load(open("prefixed.json"))["syncs"] for c in s["commits"] for o in c["operations"]))' 2>&1)" \
     "sub/b.log sub/c.txt" \
     "the hub's rules see repo paths: /sub/a.log leaves a.log out, /b.log keeps sub/b.log"
+
+# --- the scan runs before the remote .gitignore is known ------------------------------------
+# A name that is not UTF-8 fails a scan, unless a .gitignore leaves it out: here the remote's.
+printf 'junk/\n' >"$S/gitignore-junk"
+create_repo alice/ignored
+commit alice/ignored .gitignore="$S/gitignore-junk"
+expect_status 200 "seed the hub: a root .gitignore that ignores junk/"
+mkdir -p "$W/ign/junk"
+text 10 k >"$W/ign/keep.txt"
+text 10 j >"$W/ign/junk/$(printf 'bad\xff').txt"
+cat >"$W/ignored.yaml" <<'EOF'
+version: 1
+syncs:
+  ign:
+    repo_id: alice/ignored
+    folder_path: ./ign
+EOF
+ops() { python3 -c 'import json,sys; print(" ".join(o["path"] for s in json.load(open(sys.argv[1]))["syncs"] for c in s["commits"] for o in c["operations"]))' "$1" 2>&1; }
+gitignore_reads() { log_since | grep -c '/resolve/[^ ]*/\.gitignore' || true; }
+log_mark
+"$HFSYNC" plan -q -f ignored.yaml -o ignored.json >/dev/null 2>plan.err
+expect_eq "$?" 0 "a name that is not UTF-8, in a folder the remote .gitignore ignores, plans"
+[ -s plan.err ] && diag "$(cat plan.err)"
+expect_eq "$(ops ignored.json)" "keep.txt" "... and leaves junk/ out"
+expect_eq "$(gitignore_reads)" 1 "... having read the remote .gitignore once"
+
+# With a root .gitignore of its own the folder ignores the remote one: it is not even read.
+printf 'nothing-here\n' >"$W/ign/.gitignore"
+"$HFSYNC" plan -q -f ignored.yaml -o ignored.json >/dev/null 2>plan.err
+expect_eq "$?" 1 "with a local root .gitignore, the remote one does not hide junk/"
+expect_contains "$(cat plan.err)" "not valid UTF-8" "... so the odd name is an error"
+rm -rf "$W/ign/junk"
+log_mark
+"$HFSYNC" plan -q -f ignored.yaml -o ignored.json >/dev/null 2>plan.err
+expect_eq "$(ops ignored.json)" ".gitignore keep.txt" "without the odd name it plans, its .gitignore a file like any"
+expect_eq "$(gitignore_reads)" 0 "... and the remote .gitignore is not downloaded"
 
 reports=$(cat "$TEST_TMP"/sanitizer.* 2>/dev/null | head -40)
 expect_eq "$reports" "" "no sanitizer reports from any hfsync run"

@@ -1,5 +1,6 @@
-/* Tests for src/planner/remote.c (in memory): the snapshot sorts bytewise, finds paths,
- * refuses bad oids and repeated paths, and compares content by the right hash per mode. */
+/* Tests for src/planner/remote.c (in memory): the snapshot sorts bytewise, finds paths (one
+ * at a time, or in a sorted pass with a hint), refuses bad oids and repeated paths, and
+ * compares content by the right hash per mode. */
 #include "common/error.h"
 #include "corefixture.h"
 #include "planner/remote.h"
@@ -74,6 +75,49 @@ int main(void)
     tap_ok(e && strcmp(e->path, path) == 0 && !e->is_lfs, "found among 50,000");
     tap_ok(sizeof(hfs_remote_entry) <= 80, "an entry is compact (%zu bytes)",
            sizeof(hfs_remote_entry));
+
+    /* A pass in sorted order with a hint finds what find finds, in any mix of present and
+     * absent paths, and stays right when the order is broken. */
+    size_t hint = 0, found = 0, agree = 0, asked = 0;
+    for (size_t k = 0; k < r->count; k += 2) { /* every other entry, and a path after each */
+        char missing[80];
+        snprintf(missing, sizeof(missing), "%s~", r->entries[k].path);
+        const hfs_remote_entry *a = hfs_remote_snapshot_seek(r, &hint, r->entries[k].path);
+        const hfs_remote_entry *b = hfs_remote_snapshot_seek(r, &hint, missing);
+        asked += 2;
+        found += a != NULL;
+        agree += (a == &r->entries[k]) + (b == hfs_remote_snapshot_find(r, missing));
+    }
+    tap_ok(found == (r->count + 1) / 2 && agree == asked,
+           "a sorted pass with a hint finds every other entry and none of the absent paths");
+    hint = 0;
+    agree = 0;
+    const char *order[] = {"dir500/file-000500.bin", "dir001/file-000001.bin", "zzz", "",
+                           "dir996/file-000996.bin", "dir000/file-000000.bin"};
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+        agree +=
+            hfs_remote_snapshot_seek(r, &hint, order[k]) == hfs_remote_snapshot_find(r, order[k]);
+    tap_is_int((int)agree, 6, "out of order, the hint only costs time");
+    hint = r->count + 10;
+    tap_ok(hfs_remote_snapshot_seek(r, &hint, r->entries[0].path) == &r->entries[0],
+           "a hint past the end is no harm");
     hfs_remote_snapshot_free(r);
+
+    r = hfs_remote_snapshot_new(TEST_HEAD);
+    hint = 0;
+    tap_ok(hfs_remote_snapshot_seek(r, &hint, "a") == NULL && hint == 0,
+           "an empty snapshot: nothing found");
+    hfs_remote_snapshot_free(r);
+
+    /* hex decoding: exact length, both cases, nothing else */
+    unsigned char bytes[4];
+    tap_ok(hfs_remote_hex_decode(bytes, 4, "0aFf10c9") && bytes[0] == 0x0a && bytes[1] == 0xff &&
+               bytes[2] == 0x10 && bytes[3] == 0xc9,
+           "hex decodes in either case");
+    tap_ok(!hfs_remote_hex_decode(bytes, 4, "0aff10c") &&
+               !hfs_remote_hex_decode(bytes, 4, "0aff10c9a") &&
+               !hfs_remote_hex_decode(bytes, 4, "0aff10g9") &&
+               !hfs_remote_hex_decode(bytes, 4, "") && !hfs_remote_hex_decode(bytes, 4, NULL),
+           "short, long, non-hex and missing hex are refused");
     return tap_done();
 }
