@@ -1,11 +1,9 @@
 /* hfs_preupload_lfs: the LFS content of a commit sent before the commit — hash what is new,
  * ask the hub how each file uploads, send the LFS objects in parallel, release buffers. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "api/api.h"
 #include "common/error.h"
@@ -58,22 +56,12 @@ static int read_sample(unsigned char *buf, size_t *len, const api_op *op)
         *len = want;
         return 0;
     }
-    int fd = open(op->local_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    ssize_t got = hfs_hub_sample_read(buf, op->local_path, op->size);
+    if (got < 0)
         return hfs_error_set(errno == ENOENT ? HFS_ESTALE : HFS_ERROR,
                              "cannot read %s (for %s) to ask the hub how it uploads: %s",
                              op->local_path, op->path, strerror(errno));
-    size_t got = 0;
-    while (got < want) {
-        ssize_t r = pread(fd, buf + got, want - got, (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (got < want)
+    if ((size_t)got < want)
         return hfs_error_set(HFS_ESTALE,
                              "%s (for %s) became shorter since it was hashed: nothing was sent; "
                              "add it again once it is written",
@@ -105,76 +93,76 @@ static int commit_gitignore(char **out, const hfs_commit_ops *ops)
     return 0;
 }
 
-/* Asks the hub for the mode of every new addition, 256 at a time (so at most 256 samples
- * are held), and records mode, shouldIgnore and the remote oid. */
+/* ---- asking the hub how each new addition uploads (hfs_hub_preupload_each) ------------- */
+
+typedef struct {
+    api_call *call;
+    hfs_commit_ops *ops;
+} ask_ctx;
+
+static bool ask_wanted(void *ctx, size_t i)
+{
+    const ask_ctx *a = ctx;
+    return is_new(&a->ops->ops[i]);
+}
+
+static int ask_sample(void *ctx, size_t i, hfs_hub_preupload_file *file, unsigned char *sample)
+{
+    const ask_ctx *a = ctx;
+    api_op *op = &a->ops->ops[i];
+    size_t len = 0;
+    int rc;
+    if ((rc = hash_op(op)) < 0 || (rc = read_sample(sample, &len, op)) < 0)
+        return rc;
+    *file = (hfs_hub_preupload_file){op->path, op->size, sample, len};
+    return 0;
+}
+
+static int ask_before_request(void *ctx)
+{
+    const ask_ctx *a = ctx;
+    return api_check_cancel(a->call);
+}
+
+/* Records mode, shouldIgnore and the remote oid. */
+static void ask_answer(void *ctx, size_t i, const hfs_hub_preupload_result *result)
+{
+    const ask_ctx *a = ctx;
+    api_op *op = &a->ops->ops[i];
+    op->mode = result->mode == HFS_HUB_UPLOAD_LFS ? HFS_UPLOAD_MODE_LFS : HFS_UPLOAD_MODE_REGULAR;
+    op->ignored = result->should_ignore;
+    free(op->remote_oid);
+    op->remote_oid = result->oid ? hfs_strdup(result->oid) : NULL;
+    if (op->ignored) {
+        hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_IGNORED,
+                              .path = op->path,
+                              .message = "the repo's .gitignore excludes it: it is "
+                                         "neither uploaded nor committed"};
+        api_emit(a->call, &ev);
+        api_op_release(op); /* never sent: the buffer is not needed any more */
+    }
+}
+
+/* Asks the hub for the mode of every new addition. */
 static int ask_modes(api_call *call, hfs_commit_ops *ops)
 {
-    hfs_hub_preupload_file *files = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*files));
-    hfs_hub_preupload_result *results = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*results));
-    unsigned char *samples = hfs_malloc((size_t)HFS_HUB_PREUPLOAD_BATCH * HFS_HUB_SAMPLE_MAX);
-    size_t *which = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*which));
-    size_t n_lfs = 0, n_regular = 0, n_ignored = 0, asked = 0;
+    ask_ctx ctx = {call, ops};
+    hfs_hub_preupload_fns fns = {ask_wanted, ask_sample, ask_before_request, ask_answer, &ctx};
+    hfs_hub_preupload_counts counts = {0};
     char *gitignore = NULL;
     int rc = commit_gitignore(&gitignore, ops);
-
-    for (size_t start = 0; start < ops->n && rc == 0;) {
-        size_t count = 0;
-        for (; start < ops->n && count < HFS_HUB_PREUPLOAD_BATCH && rc == 0; start++) {
-            api_op *op = &ops->ops[start];
-            if (!is_new(op))
-                continue;
-            unsigned char *sample = samples + count * HFS_HUB_SAMPLE_MAX;
-            size_t len = 0;
-            if ((rc = hash_op(op)) < 0 || (rc = read_sample(sample, &len, op)) < 0)
-                break;
-            files[count] = (hfs_hub_preupload_file){op->path, op->size, sample, len};
-            which[count++] = start;
-        }
-        if (rc < 0 || count == 0)
-            break;
-        if ((rc = api_check_cancel(call)) < 0)
-            break;
-        rc = hfs_hub_preupload(results, call->hub, &call->repo, call->revision, files, count,
-                               gitignore, call->opts->create_pr);
-        if (rc < 0)
-            break;
-        asked += count;
-        for (size_t k = 0; k < count; k++) {
-            api_op *op = &ops->ops[which[k]];
-            op->mode = results[k].mode == HFS_HUB_UPLOAD_LFS ? HFS_UPLOAD_MODE_LFS
-                                                             : HFS_UPLOAD_MODE_REGULAR;
-            op->ignored = results[k].should_ignore;
-            free(op->remote_oid);
-            op->remote_oid = results[k].oid ? hfs_strdup(results[k].oid) : NULL;
-            hfs_hub_preupload_result_clear(&results[k]);
-            if (op->ignored) {
-                n_ignored++;
-                hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_IGNORED,
-                                      .path = op->path,
-                                      .message = "the repo's .gitignore excludes it: it is "
-                                                 "neither uploaded nor committed"};
-                api_emit(call, &ev);
-                api_op_release(op); /* never sent: the buffer is not needed any more */
-            } else if (op->mode == HFS_UPLOAD_MODE_LFS) {
-                n_lfs++;
-            } else {
-                n_regular++;
-            }
-        }
-    }
-    if (rc == 0 && asked > 0) {
+    if (rc == 0)
+        rc = hfs_hub_preupload_each(&counts, call->hub, &call->repo, call->revision, ops->n,
+                                    gitignore, call->opts->create_pr, &fns);
+    if (rc == 0 && counts.asked > 0) {
         hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_PREUPLOAD,
-                              .n_lfs = n_lfs,
-                              .n_regular = n_regular,
-                              .n_ignored = n_ignored,
-                              .files_total = asked};
+                              .n_lfs = counts.lfs,
+                              .n_regular = counts.regular,
+                              .n_ignored = counts.ignored,
+                              .files_total = counts.asked};
         api_emit(call, &ev);
     }
     free(gitignore);
-    free(which);
-    free(samples);
-    free(results);
-    free(files);
     return rc;
 }
 

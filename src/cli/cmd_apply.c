@@ -1,49 +1,10 @@
 /* `hfsync apply`: carry out a saved plan exactly, or plan the manifest and apply it after the
  * user confirmed (on a terminal) or said --yes; progress on stderr, results on stdout. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
-
-/* Set by SIGINT / SIGTERM: the executor stops between requests and transfers. */
-static volatile int interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static void catch_signals(struct sigaction *old_int, struct sigaction *old_term)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, old_int);
-    sigaction(SIGTERM, &sa, old_term);
-}
-
-/* Load the manifest, printing every problem the way `hfsync validate` does. */
-static int load_manifest(hfs_manifest **out, const char *path)
-{
-    hfs_diag_list diags = HFS_DIAG_LIST_INIT;
-    int rc = hfs_manifest_load(out, path, &diags);
-    if (rc != 0 && diags.count == 0) {
-        hfs_diag_list_free(&diags);
-        return hfs_cli_fail(rc);
-    }
-    for (size_t i = 0; i < diags.count; i++) {
-        char *line = hfs_diag_format(&diags.items[i]);
-        fprintf(stderr, "%s\n", line);
-        free(line);
-    }
-    hfs_diag_list_free(&diags);
-    return rc != 0 ? HFS_EXIT_ERROR : HFS_EXIT_OK;
-}
 
 static void show_hashing(void *ctx, const hfs_plan_progress *p)
 {
@@ -53,18 +14,6 @@ static void show_hashing(void *ctx, const hfs_plan_progress *p)
     fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
     *shown = true;
-}
-
-/* "yes" or "y" on the terminal. */
-static bool confirm(void)
-{
-    char answer[32];
-    fputs("Apply these changes? Type 'yes' to go on: ", stderr);
-    fflush(stderr);
-    if (!fgets(answer, sizeof(answer), stdin))
-        return false;
-    answer[strcspn(answer, "\r\n")] = '\0';
-    return strcmp(answer, "yes") == 0 || strcmp(answer, "y") == 0;
 }
 
 /* The locks of the syncs `apply -f` applies, taken before it plans them: a plan made while
@@ -77,12 +26,11 @@ static hfs_apply_lock *lock_for_apply(const hfs_manifest *m, hfs_cli_args *args,
     size_t n_syncs;
     const char *const *syncs = hfs_cli_values(args, "sync", &n_syncs);
     hfs_apply_lock *lock = NULL;
-    struct sigaction old_int, old_term;
-    catch_signals(&old_int, &old_term);
+    hfs_cli_signals signals;
+    hfs_cli_signals_catch(&signals);
     int rc = hfs_apply_lock_acquire(&lock, m, syncs, n_syncs, NULL, hfs_cli_flag(args, "wait"),
-                                    &interrupted);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+                                    &hfs_cli_stop);
+    hfs_cli_signals_restore(&signals);
     if (rc == HFS_ELOCKED) {
         if (json) {
             hfs_apply_event ev = {
@@ -120,7 +68,7 @@ static hfs_plan *plan_for_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args, bool
                  "plan.json`");
         return NULL;
     }
-    if ((*exit_code = load_manifest(&m, path ? path : "hfsync.yaml")) != HFS_EXIT_OK)
+    if ((*exit_code = hfs_cli_load_manifest(&m, path)) != HFS_EXIT_OK)
         return NULL;
     *exit_code = -1;
     if (!(*lock = lock_for_apply(m, args, json, exit_code))) {
@@ -158,7 +106,7 @@ static hfs_plan *plan_for_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args, bool
         /* stdout may carry --json events: the plan to read goes where the question is. */
         hfs_plan_print(json ? stderr : stdout, plan, HFS_PLAN_TEXT);
         fflush(stdout);
-        if (!confirm()) {
+        if (!hfs_cli_confirm()) {
             fprintf(stderr, "Nothing was changed.\n");
             hfs_plan_free(plan);
             *exit_code = HFS_EXIT_ERROR;
@@ -176,7 +124,6 @@ static int run_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args)
 {
     const char *plan_path = hfs_cli_pos(args, 0);
     bool json = hfs_cli_flag(args, "json");
-    bool quiet = hfs_cli_flag(args, "quiet");
     hfs_plan *plan = NULL;
     hfs_apply_printer *printer = NULL;
     hfs_apply_lock *lock = NULL;
@@ -209,33 +156,18 @@ static int run_apply(const hfs_cli_cmd *cmd, hfs_cli_args *args)
         syncs = NULL;
     }
 
-    hfs_apply_print_mode mode = json                    ? HFS_APPLY_PRINT_JSON
-                                : quiet                 ? HFS_APPLY_PRINT_QUIET
-                                : isatty(STDERR_FILENO) ? HFS_APPLY_PRINT_BAR
-                                                        : HFS_APPLY_PRINT_PLAIN;
-    printer = hfs_apply_printer_new(mode, stdout, stderr);
     hfs_apply_options opts = HFS_APPLY_OPTIONS_INIT;
-    opts.jobs = (unsigned)jobs;
+    printer = hfs_cli_apply_printer_new(&opts, args, stdout, (unsigned)jobs);
     opts.syncs = syncs;
     opts.n_syncs = n_syncs;
-    opts.verbose = hfs_cli_flag(args, "verbose");
-    opts.event = hfs_apply_printer_event;
-    opts.event_ctx = printer;
-    opts.cancel = &interrupted;
     opts.wait_lock = hfs_cli_flag(args, "wait");
     opts.lock_held = lock != NULL;
-    struct sigaction old_int, old_term;
-    catch_signals(&old_int, &old_term);
+    hfs_cli_signals signals;
+    hfs_cli_signals_catch(&signals);
     rc = hfs_apply(NULL, plan, &opts);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    hfs_cli_signals_restore(&signals);
     hfs_apply_printer_finish(printer);
-    if (rc == HFS_ELOCKED) {
-        /* Cron's contract: another run is on it, which is not a failure of this one. */
-        fprintf(stderr, "hfsync: %s\n", hfs_error_last());
-    } else if (rc < 0) {
-        exit_code = hfs_cli_fail(rc);
-    }
+    exit_code = hfs_cli_apply_exit(rc);
     hfs_apply_printer_free(printer);
     hfs_plan_free(plan);
     hfs_apply_lock_release(lock);
@@ -246,9 +178,9 @@ static const hfs_cli_opt apply_opts[] = {
     {"file", 'f', HFS_OPT_VALUE, "FILE", "plan this manifest and apply it (default ./hfsync.yaml)"},
     {"sync", 's', HFS_OPT_LIST, "NAME", "apply only this sync"},
     {"yes", 'y', HFS_OPT_FLAG, NULL, "apply without asking (needed when not on a terminal)"},
-    {"jobs", 'j', HFS_OPT_VALUE, "N", "parallel LFS transfers (default 8)"},
-    {"json", 0, HFS_OPT_FLAG, NULL, "one JSON event per line on stdout"},
-    {"verbose", 'v', HFS_OPT_FLAG, NULL, "log every request and response (the token redacted)"},
+    HFS_CLI_OPT_JOBS,
+    HFS_CLI_OPT_JSON,
+    HFS_CLI_OPT_VERBOSE,
     {"quiet", 'q', HFS_OPT_FLAG, NULL, "print nothing but errors"},
     {"wait", 0, HFS_OPT_FLAG, NULL,
      "when another hfsync is applying a sync, wait for it (default: say so, exit 0)"},

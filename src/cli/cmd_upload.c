@@ -1,42 +1,9 @@
 /* `hfsync upload REPO_ID [LOCAL_PATH] [PATH_IN_REPO]`: the one-shot upload, argument for
  * argument like `huggingface-cli upload`, planned and applied at once; prints the URL. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
-
-static volatile int interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static bool parse_repo_type(hfs_repo_type *out, const char *name)
-{
-    static const hfs_repo_type types[] = {HFS_REPO_MODEL, HFS_REPO_DATASET, HFS_REPO_SPACE};
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (strcmp(name, hfs_repo_type_name(types[i])) == 0) {
-            *out = types[i];
-            return true;
-        }
-    return false;
-}
-
-/* A second signal during `--every` stops the run in flight too. */
-static volatile int cancel_requested;
-
-static void on_signal_every(int sig)
-{
-    (void)sig;
-    if (interrupted)
-        cancel_requested = 1;
-    interrupted = 1;
-}
 
 /* `--every MINUTES`: the same upload as a CommitScheduler, until SIGINT or SIGTERM. */
 static int run_every(const hfs_cli_cmd *cmd, hfs_cli_args *args, const hfs_upload_spec *spec,
@@ -56,26 +23,15 @@ static int run_every(const hfs_cli_cmd *cmd, hfs_cli_args *args, const hfs_uploa
         return hfs_cli_usage_error(cmd, "--create-pr cannot be used with --every: scheduled "
                                         "uploads commit to the branch (choose it with "
                                         "--revision)");
-    hfs_apply_print_mode mode = hfs_cli_flag(args, "json")    ? HFS_APPLY_PRINT_JSON
-                                : hfs_cli_flag(args, "quiet") ? HFS_APPLY_PRINT_QUIET
-                                                              : HFS_APPLY_PRINT_PLAIN;
-    hfs_watch_printer *printer = hfs_watch_printer_new(mode, stdout, stderr);
     hfs_watch_options opts = HFS_WATCH_OPTIONS_INIT;
-    opts.jobs = jobs;
-    opts.verbose = hfs_cli_flag(args, "verbose");
-    opts.event = hfs_watch_printer_event;
-    opts.event_ctx = printer;
-    opts.stop = &interrupted;
-    opts.cancel = &cancel_requested;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal_every;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    hfs_watch_printer *printer = hfs_cli_watch_printer_new(&opts, args, jobs);
+    /* A second signal stops the run in flight too. */
+    opts.stop = &hfs_cli_stop;
+    opts.cancel = &hfs_cli_cancel;
+    hfs_cli_signals signals;
+    hfs_cli_signals_catch(&signals);
     int rc = hfs_upload_every(NULL, spec, minutes, &opts);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    hfs_cli_signals_restore(&signals);
     int exit_code = rc < 0 ? hfs_cli_fail(rc) : HFS_EXIT_OK;
     hfs_watch_printer_free(printer);
     return exit_code;
@@ -84,16 +40,13 @@ static int run_every(const hfs_cli_cmd *cmd, hfs_cli_args *args, const hfs_uploa
 static int run_upload(const hfs_cli_cmd *cmd, hfs_cli_args *args)
 {
     hfs_upload_spec spec = HFS_UPLOAD_SPEC_INIT;
-    const char *type = hfs_cli_value(args, "repo-type");
     const char *token = hfs_cli_value(args, "token");
     bool json = hfs_cli_flag(args, "json");
-    bool quiet = hfs_cli_flag(args, "quiet");
     long jobs = 0;
     int exit_code = HFS_EXIT_OK;
 
-    if (type && !parse_repo_type(&spec.repo_type, type))
-        return hfs_cli_usage_error(cmd, "--repo-type must be model, dataset or space, not '%s'",
-                                   type);
+    if (!hfs_cli_repo_type(cmd, args, &spec.repo_type, &exit_code))
+        return exit_code;
     if (!hfs_cli_int(cmd, args, "jobs", 1, 256, &jobs, &exit_code))
         return exit_code;
     spec.repo_id = hfs_cli_pos(args, 0);
@@ -107,40 +60,22 @@ static int run_upload(const hfs_cli_cmd *cmd, hfs_cli_args *args)
     spec.commit_description = hfs_cli_value(args, "commit-description");
     spec.create_pr = hfs_cli_flag(args, "create-pr");
     spec.create_private = hfs_cli_flag(args, "private");
-    if (token) {
-        /* The planner reads the token from the environment like every HF tool; an explicit
-         * token is meant to be used even where implicit ones are turned off. */
-        setenv("HF_TOKEN", token, 1);
-        unsetenv("HF_HUB_DISABLE_IMPLICIT_TOKEN");
-    }
+    hfs_cli_use_token(token);
 
     if (hfs_cli_value(args, "every"))
         return run_every(cmd, args, &spec, (unsigned)jobs);
 
     /* Human lines go to stderr: stdout carries the URL alone (or the --json events). */
-    hfs_apply_print_mode mode = json                    ? HFS_APPLY_PRINT_JSON
-                                : quiet                 ? HFS_APPLY_PRINT_QUIET
-                                : isatty(STDERR_FILENO) ? HFS_APPLY_PRINT_BAR
-                                                        : HFS_APPLY_PRINT_PLAIN;
-    hfs_apply_printer *printer = hfs_apply_printer_new(mode, json ? stdout : stderr, stderr);
     hfs_apply_options opts = HFS_APPLY_OPTIONS_INIT;
-    opts.jobs = (unsigned)jobs;
+    hfs_apply_printer *printer =
+        hfs_cli_apply_printer_new(&opts, args, json ? stdout : stderr, (unsigned)jobs);
     opts.token = token;
-    opts.verbose = hfs_cli_flag(args, "verbose");
-    opts.event = hfs_apply_printer_event;
-    opts.event_ctx = printer;
-    opts.cancel = &interrupted;
 
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    hfs_cli_signals signals;
+    hfs_cli_signals_catch(&signals);
     char *url = NULL;
     int rc = hfs_upload(&url, NULL, &spec, &opts);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    hfs_cli_signals_restore(&signals);
     hfs_apply_printer_finish(printer);
     if (rc < 0)
         exit_code = hfs_cli_fail(rc);
@@ -153,8 +88,8 @@ static int run_upload(const hfs_cli_cmd *cmd, hfs_cli_args *args)
 
 static const hfs_cli_opt upload_opts[] = {
     {"repo-type", 0, HFS_OPT_VALUE, "TYPE", "model (default), dataset or space"},
-    {"revision", 0, HFS_OPT_VALUE, "REV", "the branch to commit to (default main)"},
-    {"private", 0, HFS_OPT_FLAG, NULL, "create the repo private when it does not exist"},
+    HFS_CLI_OPT_REVISION,
+    HFS_CLI_OPT_PRIVATE,
     {"include", 0, HFS_OPT_LIST, "PATTERN", "upload only files matching (repeatable)"},
     {"exclude", 0, HFS_OPT_LIST, "PATTERN", "leave out files matching (repeatable)"},
     {"delete", 0, HFS_OPT_LIST, "PATTERN",
@@ -162,11 +97,10 @@ static const hfs_cli_opt upload_opts[] = {
     {"commit-message", 0, HFS_OPT_VALUE, "TEXT", "the commit's summary"},
     {"commit-description", 0, HFS_OPT_VALUE, "TEXT", "the commit's description"},
     {"create-pr", 0, HFS_OPT_FLAG, NULL, "open a pull request instead of committing to the branch"},
-    {"token", 0, HFS_OPT_VALUE, "TOKEN",
-     "the token to use (default HF_TOKEN, else the token file)"},
-    {"jobs", 'j', HFS_OPT_VALUE, "N", "parallel LFS transfers (default 8)"},
-    {"json", 0, HFS_OPT_FLAG, NULL, "one JSON event per line on stdout"},
-    {"verbose", 'v', HFS_OPT_FLAG, NULL, "log every request and response (the token redacted)"},
+    HFS_CLI_OPT_TOKEN,
+    HFS_CLI_OPT_JOBS,
+    HFS_CLI_OPT_JSON,
+    HFS_CLI_OPT_VERBOSE,
     {"quiet", 'q', HFS_OPT_FLAG, NULL, "print only the resulting URL"},
     {"every", 0, HFS_OPT_VALUE, "MINUTES",
      "upload again every MINUTES (fractions allowed) until stopped, as a CommitScheduler"},

@@ -1,50 +1,21 @@
 /* `hfsync upload-large-folder REPO_ID LOCAL_PATH --repo-type TYPE`: huggingface_hub's resumable
  * many-commit upload of a huge folder, as a `strategy: large` sync planned and applied at once. */
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "cli.h"
-
-static volatile int interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static bool parse_repo_type(hfs_repo_type *out, const char *name)
-{
-    static const hfs_repo_type types[] = {HFS_REPO_MODEL, HFS_REPO_DATASET, HFS_REPO_SPACE};
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (strcmp(name, hfs_repo_type_name(types[i])) == 0) {
-            *out = types[i];
-            return true;
-        }
-    return false;
-}
 
 static int run_upload_large_folder(const hfs_cli_cmd *cmd, hfs_cli_args *args)
 {
     hfs_upload_large_spec spec = HFS_UPLOAD_LARGE_SPEC_INIT;
-    const char *type = hfs_cli_value(args, "repo-type");
     const char *token = hfs_cli_value(args, "token");
-    bool json = hfs_cli_flag(args, "json");
-    bool quiet = hfs_cli_flag(args, "quiet");
     long workers = 0;
     int exit_code = HFS_EXIT_OK;
 
     /* As in huggingface_hub: a huge upload to the wrong kind of repo is too costly to
      * default. */
-    if (!type)
+    if (!hfs_cli_value(args, "repo-type"))
         return hfs_cli_usage_error(cmd, "--repo-type is required (model, dataset or space), as "
                                         "for huggingface-cli upload-large-folder");
-    if (!parse_repo_type(&spec.repo_type, type))
-        return hfs_cli_usage_error(cmd, "--repo-type must be model, dataset or space, not '%s'",
-                                   type);
+    if (!hfs_cli_repo_type(cmd, args, &spec.repo_type, &exit_code))
+        return exit_code;
     if (!hfs_cli_int(cmd, args, "num-workers", 1, 256, &workers, &exit_code))
         return exit_code;
     spec.repo_id = hfs_cli_pos(args, 0);
@@ -54,58 +25,38 @@ static int run_upload_large_folder(const hfs_cli_cmd *cmd, hfs_cli_args *args)
     spec.exclude = hfs_cli_values(args, "exclude", &spec.n_exclude);
     spec.create_private = hfs_cli_flag(args, "private");
     spec.num_workers = (unsigned)workers;
-    if (token) {
-        /* The planner reads the token from the environment like every HF tool. */
-        setenv("HF_TOKEN", token, 1);
-        unsetenv("HF_HUB_DISABLE_IMPLICIT_TOKEN");
-    }
+    hfs_cli_use_token(token);
 
-    hfs_apply_print_mode mode = json                    ? HFS_APPLY_PRINT_JSON
-                                : quiet                 ? HFS_APPLY_PRINT_QUIET
-                                : isatty(STDERR_FILENO) ? HFS_APPLY_PRINT_BAR
-                                                        : HFS_APPLY_PRINT_PLAIN;
-    hfs_apply_printer *printer = hfs_apply_printer_new(mode, stdout, stderr);
     hfs_apply_options opts = HFS_APPLY_OPTIONS_INIT;
+    /* No --jobs: --num-workers sets the transfers through the spec. */
+    hfs_apply_printer *printer = hfs_cli_apply_printer_new(&opts, args, stdout, 0);
     opts.token = token;
-    opts.verbose = hfs_cli_flag(args, "verbose");
-    opts.event = hfs_apply_printer_event;
-    opts.event_ctx = printer;
-    opts.cancel = &interrupted;
     opts.wait_lock = hfs_cli_flag(args, "wait");
 
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    hfs_cli_signals signals;
+    hfs_cli_signals_catch(&signals);
     int rc = hfs_upload_large_folder(NULL, &spec, &opts);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    hfs_cli_signals_restore(&signals);
     hfs_apply_printer_finish(printer);
-    if (rc == HFS_ELOCKED)
-        fprintf(stderr, "hfsync: %s\n", hfs_error_last());
-    else if (rc < 0)
-        exit_code = hfs_cli_fail(rc);
+    exit_code = hfs_cli_apply_exit(rc);
     hfs_apply_printer_free(printer);
     return exit_code;
 }
 
 static const hfs_cli_opt upload_large_folder_opts[] = {
     {"repo-type", 0, HFS_OPT_VALUE, "TYPE", "model, dataset or space (required)"},
-    {"revision", 0, HFS_OPT_VALUE, "REV", "the branch to commit to (default main)"},
-    {"private", 0, HFS_OPT_FLAG, NULL, "create the repo private when it does not exist"},
+    HFS_CLI_OPT_REVISION,
+    HFS_CLI_OPT_PRIVATE,
     {"include", 0, HFS_OPT_LIST, "PATTERN", "upload only files matching"},
     {"exclude", 0, HFS_OPT_LIST, "PATTERN", "leave out files matching"},
     {"num-workers", 0, HFS_OPT_VALUE, "N",
      "hashing threads and parallel LFS transfers (default: one hashing thread per core, 8 "
      "transfers)"},
-    {"token", 0, HFS_OPT_VALUE, "TOKEN",
-     "the token to use (default HF_TOKEN, else the token file)"},
+    HFS_CLI_OPT_TOKEN,
     {"wait", 0, HFS_OPT_FLAG, NULL,
      "when another upload of this folder to this repo runs, wait for it (default: exit 0)"},
-    {"json", 0, HFS_OPT_FLAG, NULL, "one JSON event per line on stdout"},
-    {"verbose", 'v', HFS_OPT_FLAG, NULL, "log every request and response (the token redacted)"},
+    HFS_CLI_OPT_JSON,
+    HFS_CLI_OPT_VERBOSE,
     {"quiet", 'q', HFS_OPT_FLAG, NULL, "print nothing but errors"},
     {NULL, 0, 0, NULL, NULL},
 };

@@ -1,26 +1,10 @@
 /* `hfsync watch`: run the manifest's scheduled syncs until SIGINT or SIGTERM, then a last run
  * of each (CommitScheduler's semantics); timestamped log lines on stderr, or --json events. */
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-
-/* The first SIGINT / SIGTERM asks for a last run of each sync; a second one cancels the
- * runs in flight (what they uploaded is found again by the next run). */
-static volatile int stop_requested;
-static volatile int cancel_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    if (stop_requested)
-        cancel_requested = 1;
-    stop_requested = 1;
-}
 
 /* The final error as a log line like the others (UTC timestamp); returns the exit code. */
 static int fail_logged(int rc)
@@ -34,24 +18,6 @@ static int fail_logged(int rc)
     return hfs_exit_code_for(rc);
 }
 
-/* Load the manifest, printing every problem the way `hfsync validate` does. */
-static int load_manifest(hfs_manifest **out, const char *path)
-{
-    hfs_diag_list diags = HFS_DIAG_LIST_INIT;
-    int rc = hfs_manifest_load(out, path, &diags);
-    if (rc != 0 && diags.count == 0) {
-        hfs_diag_list_free(&diags);
-        return hfs_cli_fail(rc);
-    }
-    for (size_t i = 0; i < diags.count; i++) {
-        char *line = hfs_diag_format(&diags.items[i]);
-        fprintf(stderr, "%s\n", line);
-        free(line);
-    }
-    hfs_diag_list_free(&diags);
-    return rc != 0 ? HFS_EXIT_ERROR : HFS_EXIT_OK;
-}
-
 static int run_watch(const hfs_cli_cmd *cmd, hfs_cli_args *args)
 {
     const char *path = hfs_cli_value(args, "file");
@@ -61,32 +27,22 @@ static int run_watch(const hfs_cli_cmd *cmd, hfs_cli_args *args)
 
     if (!hfs_cli_int(cmd, args, "jobs", 1, 256, &jobs, &exit_code))
         return exit_code;
-    if ((exit_code = load_manifest(&m, path ? path : "hfsync.yaml")) != HFS_EXIT_OK)
+    if ((exit_code = hfs_cli_load_manifest(&m, path)) != HFS_EXIT_OK)
         return exit_code;
 
-    hfs_apply_print_mode mode = hfs_cli_flag(args, "json")    ? HFS_APPLY_PRINT_JSON
-                                : hfs_cli_flag(args, "quiet") ? HFS_APPLY_PRINT_QUIET
-                                                              : HFS_APPLY_PRINT_PLAIN;
-    hfs_watch_printer *printer = hfs_watch_printer_new(mode, stdout, stderr);
     hfs_watch_options opts = HFS_WATCH_OPTIONS_INIT;
+    hfs_watch_printer *printer = hfs_cli_watch_printer_new(&opts, args, (unsigned)jobs);
     opts.syncs = hfs_cli_values(args, "sync", &opts.n_syncs);
-    opts.jobs = (unsigned)jobs;
-    opts.verbose = hfs_cli_flag(args, "verbose");
-    opts.event = hfs_watch_printer_event;
-    opts.event_ctx = printer;
-    opts.stop = &stop_requested;
-    opts.cancel = &cancel_requested;
+    /* The first signal asks for a last run of each sync; a second one cancels the runs in
+     * flight (what they uploaded is found again by the next run). */
+    opts.stop = &hfs_cli_stop;
+    opts.cancel = &hfs_cli_cancel;
 
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    hfs_cli_signals signals;
+    hfs_cli_signals_catch(&signals);
     hfs_watch_result res;
     int rc = hfs_watch(&res, m, &opts);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    hfs_cli_signals_restore(&signals);
     if (rc < 0)
         exit_code = res.n_syncs ? fail_logged(rc) : hfs_cli_fail(rc);
     hfs_watch_result_clear(&res);
@@ -100,14 +56,8 @@ static int run_watch(const hfs_cli_cmd *cmd, hfs_cli_args *args)
 static bool ask(void *ctx, const hfs_plan *plan)
 {
     (void)ctx;
-    char answer[32];
     hfs_plan_print(stderr, plan, HFS_PLAN_TEXT);
-    fputs("Apply these changes? Type 'yes' to go on: ", stderr);
-    fflush(stderr);
-    if (!fgets(answer, sizeof(answer), stdin))
-        return false;
-    answer[strcspn(answer, "\r\n")] = '\0';
-    bool yes = strcmp(answer, "yes") == 0 || strcmp(answer, "y") == 0;
+    bool yes = hfs_cli_confirm();
     if (!yes)
         fprintf(stderr, "Nothing was changed.\n");
     return yes;
@@ -147,7 +97,7 @@ int hfs_cli_apply_scheduled(const hfs_cli_cmd *cmd, hfs_cli_args *args)
         return -1;
     if (!hfs_cli_int(cmd, args, "jobs", 1, 256, &jobs, &exit_code))
         return exit_code;
-    if ((exit_code = load_manifest(&m, path ? path : "hfsync.yaml")) != HFS_EXIT_OK)
+    if ((exit_code = hfs_cli_load_manifest(&m, path)) != HFS_EXIT_OK)
         return exit_code;
     size_t n_syncs;
     const char *const *syncs = hfs_cli_values(args, "sync", &n_syncs);
@@ -162,32 +112,20 @@ int hfs_cli_apply_scheduled(const hfs_cli_cmd *cmd, hfs_cli_args *args)
                  "cron job does)");
     }
 
-    hfs_apply_print_mode mode = hfs_cli_flag(args, "json")    ? HFS_APPLY_PRINT_JSON
-                                : hfs_cli_flag(args, "quiet") ? HFS_APPLY_PRINT_QUIET
-                                                              : HFS_APPLY_PRINT_PLAIN;
-    hfs_watch_printer *printer = hfs_watch_printer_new(mode, stdout, stderr);
     hfs_watch_options opts = HFS_WATCH_OPTIONS_INIT;
+    hfs_watch_printer *printer = hfs_cli_watch_printer_new(&opts, args, (unsigned)jobs);
     opts.syncs = syncs;
     opts.n_syncs = n_syncs;
-    opts.jobs = (unsigned)jobs;
-    opts.verbose = hfs_cli_flag(args, "verbose");
-    opts.event = hfs_watch_printer_event;
-    opts.event_ctx = printer;
-    opts.cancel = &stop_requested;
+    opts.cancel = &hfs_cli_stop;
     opts.wait_lock = hfs_cli_flag(args, "wait");
     if (!yes)
         opts.review = ask;
 
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    hfs_cli_signals signals;
+    hfs_cli_signals_catch(&signals);
     hfs_watch_result res;
     int rc = hfs_watch_run(&res, m, &opts);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    hfs_cli_signals_restore(&signals);
     /* A run that failed said why in its own log line already. */
     bool said = false;
     for (size_t i = 0; i < res.n_syncs; i++)
@@ -202,9 +140,9 @@ int hfs_cli_apply_scheduled(const hfs_cli_cmd *cmd, hfs_cli_args *args)
 static const hfs_cli_opt watch_opts[] = {
     {"file", 'f', HFS_OPT_VALUE, "FILE", "the manifest (default ./hfsync.yaml)"},
     {"sync", 's', HFS_OPT_LIST, "NAME", "watch only this scheduled sync"},
-    {"jobs", 'j', HFS_OPT_VALUE, "N", "parallel LFS transfers (default 8)"},
-    {"json", 0, HFS_OPT_FLAG, NULL, "one JSON event per line on stdout"},
-    {"verbose", 'v', HFS_OPT_FLAG, NULL, "log every request and response (the token redacted)"},
+    HFS_CLI_OPT_JOBS,
+    HFS_CLI_OPT_JSON,
+    HFS_CLI_OPT_VERBOSE,
     {"quiet", 'q', HFS_OPT_FLAG, NULL, "log errors only"},
     {NULL, 0, 0, NULL, NULL},
 };

@@ -1,6 +1,7 @@
 /* hfs_apply: a plan carried out over HTTP, in the order the data flows — pins checked for every
  * sync first, then per sync: repo creation, and per commit: preupload, LFS uploads, the commit. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,13 +211,12 @@ done:
     return rc;
 }
 
-/* A regular file the plan copies from the remote: downloaded (at the pinned head) into an
- * unlinked temp file, to be committed inline from there. */
-static int fetch_copy(exec_sync *s, exec_entry *e)
+int exec_fetch_copy(exec_entry *e, hfs_hub *hub, const hfs_hub_repo *repo, const char *revision)
 {
     const char *dir = getenv("TMPDIR");
     char *tmpl = hfs_sprintf("%s/hfsync-copy-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkstemp(tmpl);
+    /* Close-on-exec: a process the embedding program starts meanwhile does not inherit it. */
+    int fd = mkostemp(tmpl, O_CLOEXEC);
     int rc = 0;
     if (fd < 0) {
         rc = hfs_error_set(HFS_ERROR, "cannot create a temp file (%s) to copy %s: %s", tmpl,
@@ -224,7 +224,7 @@ static int fetch_copy(exec_sync *s, exec_entry *e)
         goto done;
     }
     unlink(tmpl);
-    rc = hfs_hub_download_fd(s->x->hub, &s->repo, s->parent, e->op->from, fd, e->op->size);
+    rc = hfs_hub_download_fd(hub, repo, revision, e->op->from, fd, e->op->size);
     if (rc < 0) {
         close(fd);
         goto done;
@@ -258,7 +258,7 @@ int exec_apply_commit(exec_sync *s, const hfs_plan_commit *c, size_t step, size_
     }
     for (size_t i = 0; i < c->n_ops && rc == 0; i++)
         if (c->ops[i].kind == HFS_OP_COPY && !c->ops[i].lfs)
-            rc = fetch_copy(s, &entries[i]);
+            rc = exec_fetch_copy(&entries[i], s->x->hub, &s->repo, s->parent);
     if (rc == 0)
         rc = exec_check_cancel(s->x);
     if (rc == 0)

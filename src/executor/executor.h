@@ -137,6 +137,9 @@ bool exec_has_line(const char *text, const char *line);
 int exec_apply_commit(exec_sync *s, const hfs_plan_commit *c, size_t step, size_t steps);
 /* Adds a commit to the apply's result, on s->revision. */
 void exec_record_commit(exec_sync *s, const exec_commit_result *c);
+/* A regular file the plan copies (e->op->from at `revision`): downloaded into an unlinked
+ * temp file, e->fd, to be committed inline from there. */
+int exec_fetch_copy(exec_entry *e, hfs_hub *hub, const hfs_hub_repo *repo, const char *revision);
 
 /* ---- multi.c: strategy multi ----------------------------------------------------------- */
 
@@ -177,5 +180,15 @@ int exec_large_repin(exec_ctx *x, const hfs_plan_sync **syncs, size_t n, hfs_pla
  * s->parent: preupload, LFS uploads and commits run at once on their own threads; files
  * an earlier apply of the plan committed (the remote has them as planned) are skipped. */
 int exec_large_apply(exec_sync *s);
+
+/* ---- upload.c: the one-sync uploads ---------------------------------------------------- */
+
+/* A plan's hashing progress as hash_progress events of the apply that follows, for
+ * hfs_plan_options.progress; ctx is that apply's const hfs_apply_options *. */
+void exec_plan_progress_event(void *ctx, const hfs_plan_progress *p);
+/* The one sync an upload of `spec` makes (hfs_upload, hfs_upload_every): its repo, branch
+ * and commit, and, when `folder` is given (a folder is uploaded), that folder with the
+ * spec's PATH_IN_REPO and patterns; for a single file the caller says what to scan. */
+void exec_upload_sync_spec(hfs_sync_spec *out, const hfs_upload_spec *spec, const char *folder);
 
 #endif

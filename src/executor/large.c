@@ -1,7 +1,6 @@
 /* Strategy large: upload_large_folder's semantics, made reviewable. The plan's operations go
  * to the revision in adaptive commits, preupload, uploads and commits pipelined, resumable. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,31 +384,6 @@ static void *preupload_main(void *arg)
 
 /* ---- stage 2: content to the hub -------------------------------------------------------- */
 
-/* A regular file the plan copies: its content at the pinned head (where the source still
- * is, whatever our own commits did since), in an unlinked temp file, committed inline. */
-static int fetch_copy(large_run *r, exec_entry *e)
-{
-    const char *dir = getenv("TMPDIR");
-    char *tmpl = hfs_sprintf("%s/hfsync-copy-XXXXXX", dir && *dir ? dir : "/tmp");
-    int fd = mkostemp(tmpl, O_CLOEXEC);
-    int rc = 0;
-    if (fd < 0) {
-        rc = hfs_error_set(HFS_ERROR, "cannot create a temp file (%s) to copy %s: %s", tmpl,
-                           e->op->from, strerror(errno));
-        goto done;
-    }
-    unlink(tmpl);
-    rc = hfs_hub_download_fd(r->wx.hub, &r->ws.repo, r->pinned, e->op->from, fd, e->op->size);
-    if (rc < 0) {
-        close(fd);
-        goto done;
-    }
-    e->fd = fd;
-done:
-    free(tmpl);
-    return rc;
-}
-
 /* One round: the queued entries idx[0..n) — regular copies fetched, then one LFS batch for
  * the objects the journal does not know, uploaded in parallel. */
 static int upload_round(large_run *r, const size_t *idx, size_t n)
@@ -420,7 +394,9 @@ static int upload_round(large_run *r, const size_t *idx, size_t n)
     for (size_t i = 0; i < n && rc == 0; i++) {
         exec_entry *e = &r->entries[idx[i]];
         if (!e->op->lfs) {
-            rc = fetch_copy(r, e);
+            /* At the pinned head, where the source still is, whatever our own commits did
+             * since. */
+            rc = exec_fetch_copy(e, r->wx.hub, &r->ws.repo, r->pinned);
             continue;
         }
         pthread_mutex_lock(&r->journal_mu);
@@ -1102,19 +1078,6 @@ done:
  * independent. */
 #define LARGE_SYNC_NAME "upload-large-folder"
 
-static void on_large_plan_progress(void *ctx, const hfs_plan_progress *p)
-{
-    const hfs_apply_options *opts = ctx;
-    hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_HASH_PROGRESS,
-                          .sync = p->sync,
-                          .files_done = p->files_done,
-                          .files_total = p->files_total,
-                          .bytes_done = p->bytes_done,
-                          .bytes_total = p->bytes_total,
-                          .seconds = p->seconds};
-    opts->event(opts->event_ctx, &ev);
-}
-
 int hfs_upload_large_folder(hfs_apply_result *out, const hfs_upload_large_spec *spec,
                             const hfs_apply_options *opts)
 {
@@ -1183,7 +1146,7 @@ int hfs_upload_large_folder(hfs_apply_result *out, const hfs_upload_large_spec *
     po.jobs = spec->num_workers;
     po.state_dir = state_dir;
     if (opts->event) {
-        po.progress = on_large_plan_progress;
+        po.progress = exec_plan_progress_event;
         po.progress_ctx = (void *)opts;
     }
     if ((rc = hfs_plan_compute(&plan, m, &po)) < 0)

@@ -1,11 +1,9 @@
 /* Getting a commit's content to the hub before the commit: preupload (the hub confirms each
  * file's mode as planned, and its .gitignore), the LFS batch, and the parallel LFS uploads. */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/error.h"
 #include "common/lfsrules.h"
@@ -20,30 +18,17 @@
 static int read_sample(unsigned char *buf, size_t *len, const char *path, uint64_t size)
 {
     size_t want = size < HFS_HUB_SAMPLE_MAX ? (size_t)size : HFS_HUB_SAMPLE_MAX;
+    ssize_t got = hfs_hub_sample_read(buf, path, size);
     *len = 0;
-    if (want == 0)
-        return 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    if (got < 0)
         return hfs_error_set(errno == ENOENT ? HFS_ESTALE : HFS_ERROR,
                              "cannot read %s for the hub's preupload check: %s", path,
                              strerror(errno));
-    ssize_t got = 0;
-    while ((size_t)got < want) {
-        ssize_t r = pread(fd, buf + got, want - (size_t)got, got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += r;
-    }
-    int err = errno;
-    close(fd);
     if ((size_t)got < want)
         return hfs_error_set(HFS_ESTALE,
-                             "%s changed since the plan was written: %s; run "
-                             "`hfsync plan` again",
-                             path, got < 0 ? strerror(err) : "it is shorter than planned");
+                             "%s changed since the plan was written: it is shorter than "
+                             "planned; run `hfsync plan` again",
+                             path);
     *len = want;
     return 0;
 }
@@ -72,89 +57,84 @@ static bool asks_preupload(const exec_entry *e)
     return e->op->kind == HFS_OP_ADD || e->op->kind == HFS_OP_UPDATE;
 }
 
+typedef struct {
+    exec_sync *s;
+    exec_entry *entries;
+    hfs_buf mismatch;
+    size_t n_mismatch;
+} confirm_ctx;
+
+static bool confirm_wanted(void *ctx, size_t i)
+{
+    const confirm_ctx *c = ctx;
+    return asks_preupload(&c->entries[i]);
+}
+
+static int confirm_sample(void *ctx, size_t i, hfs_hub_preupload_file *file, unsigned char *sample)
+{
+    const confirm_ctx *c = ctx;
+    const hfs_plan_op *op = c->entries[i].op;
+    size_t len = 0;
+    char *path = exec_local_path(c->s->sync, op);
+    int rc = read_sample(sample, &len, path, op->size);
+    free(path);
+    if (rc == 0)
+        *file = (hfs_hub_preupload_file){op->path, op->size, sample, len};
+    return rc;
+}
+
+/* An entry the hub ignores is left out of the commit; one whose mode the hub decided
+ * otherwise than the plan is collected for the error. */
+static void confirm_answer(void *ctx, size_t i, const hfs_hub_preupload_result *result)
+{
+    confirm_ctx *c = ctx;
+    exec_entry *e = &c->entries[i];
+    bool hub_lfs = result->mode == HFS_HUB_UPLOAD_LFS;
+    if (result->should_ignore) {
+        e->ignored = true;
+        hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_IGNORED,
+                              .path = e->op->path,
+                              .message = "the repo's .gitignore excludes it: it is "
+                                         "neither uploaded nor committed"};
+        exec_emit(c->s->x, c->s->sync, &ev);
+    } else if (hub_lfs != e->op->lfs) {
+        if (c->n_mismatch < MISMATCH_SHOWN)
+            hfs_buf_printf(&c->mismatch, "\n  the hub decided %s for %s but the plan says %s",
+                           hfs_plan_mode_name(hub_lfs), e->op->path,
+                           hfs_plan_mode_name(e->op->lfs));
+        c->n_mismatch++;
+    }
+}
+
 int exec_preupload(exec_sync *s, exec_entry *entries, size_t n)
 {
-    hfs_hub_preupload_file *files = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*files));
-    hfs_hub_preupload_result *results = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*results));
-    unsigned char *samples = hfs_malloc((size_t)HFS_HUB_PREUPLOAD_BATCH * HFS_HUB_SAMPLE_MAX);
-    size_t *which = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*which));
-    hfs_buf mismatch = HFS_BUF_INIT;
-    size_t n_mismatch = 0, n_lfs = 0, n_regular = 0, n_ignored = 0, asked = 0;
+    confirm_ctx ctx = {s, entries, HFS_BUF_INIT, 0};
+    hfs_hub_preupload_fns fns = {confirm_wanted, confirm_sample, NULL, confirm_answer, &ctx};
+    hfs_hub_preupload_counts counts = {0};
     char *gitignore = NULL;
     int rc = commit_gitignore(&gitignore, s, entries, n);
-
-    /* Batches of 256 (the hub's limit), so at most 256 samples are held at a time. */
-    for (size_t start = 0; start < n && rc == 0;) {
-        size_t count = 0;
-        for (; start < n && count < HFS_HUB_PREUPLOAD_BATCH; start++) {
-            if (!asks_preupload(&entries[start]))
-                continue;
-            const hfs_plan_op *op = entries[start].op;
-            unsigned char *sample = samples + count * HFS_HUB_SAMPLE_MAX;
-            size_t len = 0;
-            char *path = exec_local_path(s->sync, op);
-            rc = read_sample(sample, &len, path, op->size);
-            free(path);
-            if (rc < 0)
-                break;
-            files[count] = (hfs_hub_preupload_file){op->path, op->size, sample, len};
-            which[count++] = start;
-        }
-        if (rc < 0 || count == 0)
-            break;
-        rc = hfs_hub_preupload(results, s->x->hub, &s->repo, s->revision, files, count, gitignore,
-                               s->create_pr);
-        if (rc < 0)
-            break;
-        asked += count;
-        for (size_t k = 0; k < count; k++) {
-            exec_entry *e = &entries[which[k]];
-            bool hub_lfs = results[k].mode == HFS_HUB_UPLOAD_LFS;
-            if (results[k].should_ignore) {
-                e->ignored = true;
-                n_ignored++;
-                hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_IGNORED,
-                                      .path = e->op->path,
-                                      .message = "the repo's .gitignore excludes it: it is "
-                                                 "neither uploaded nor committed"};
-                exec_emit(s->x, s->sync, &ev);
-            } else if (hub_lfs != e->op->lfs) {
-                if (n_mismatch < MISMATCH_SHOWN)
-                    hfs_buf_printf(&mismatch, "\n  the hub decided %s for %s but the plan says %s",
-                                   hfs_plan_mode_name(hub_lfs), e->op->path,
-                                   hfs_plan_mode_name(e->op->lfs));
-                n_mismatch++;
-            } else if (hub_lfs) {
-                n_lfs++;
-            } else {
-                n_regular++;
-            }
-            hfs_hub_preupload_result_clear(&results[k]);
-        }
-    }
-    if (rc == 0 && n_mismatch > 0) {
-        if (n_mismatch > MISMATCH_SHOWN)
-            hfs_buf_printf(&mismatch, "\n  … and %zu more", n_mismatch - MISMATCH_SHOWN);
+    if (rc == 0)
+        rc = hfs_hub_preupload_each(&counts, s->x->hub, &s->repo, s->revision, n, gitignore,
+                                    s->create_pr, &fns);
+    if (rc == 0 && ctx.n_mismatch > 0) {
+        if (ctx.n_mismatch > MISMATCH_SHOWN)
+            hfs_buf_printf(&ctx.mismatch, "\n  … and %zu more", ctx.n_mismatch - MISMATCH_SHOWN);
         rc = hfs_error_set(HFS_ERROR,
                            "sync %s: the hub does not agree with the plan on how %zu file(s) "
                            "upload; nothing was committed: re-plan (`hfsync plan`) so the plan "
                            "follows the hub's rules (.gitattributes, size, binary content):%s",
-                           s->sync->name, n_mismatch, hfs_buf_cstr(&mismatch));
+                           s->sync->name, ctx.n_mismatch, hfs_buf_cstr(&ctx.mismatch));
     }
-    if (rc == 0 && asked > 0) {
+    if (rc == 0 && counts.asked > 0) {
         hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_PREUPLOAD,
-                              .n_lfs = n_lfs,
-                              .n_regular = n_regular,
-                              .n_ignored = n_ignored,
-                              .files_total = asked};
+                              .n_lfs = counts.lfs,
+                              .n_regular = counts.regular,
+                              .n_ignored = counts.ignored,
+                              .files_total = counts.asked};
         exec_emit(s->x, s->sync, &ev);
     }
-    hfs_buf_free(&mismatch);
+    hfs_buf_free(&ctx.mismatch);
     free(gitignore);
-    free(which);
-    free(samples);
-    free(results);
-    free(files);
     return rc;
 }
 

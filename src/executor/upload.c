@@ -115,13 +115,9 @@ static void warn(const hfs_apply_options *opts, const char *message)
     opts->event(opts->event_ctx, &ev);
 }
 
-typedef struct {
-    const hfs_apply_options *opts;
-} plan_relay;
-
-static void on_plan_progress(void *ctx, const hfs_plan_progress *p)
+void exec_plan_progress_event(void *ctx, const hfs_plan_progress *p)
 {
-    plan_relay *r = ctx;
+    const hfs_apply_options *opts = ctx;
     hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_HASH_PROGRESS,
                           .sync = p->sync,
                           .files_done = p->files_done,
@@ -129,7 +125,7 @@ static void on_plan_progress(void *ctx, const hfs_plan_progress *p)
                           .bytes_done = p->bytes_done,
                           .bytes_total = p->bytes_total,
                           .seconds = p->seconds};
-    r->opts->event(r->opts->event_ctx, &ev);
+    opts->event(opts->event_ctx, &ev);
 }
 
 /* The URL the upload leads to: the pull request, else the last commit, else (nothing to
@@ -145,6 +141,30 @@ static char *result_url(const hfs_apply_result *r, const hfs_plan *plan)
         return hfs_sprintf("%s/%s%s/commit/%s", plan->endpoint, hfs_hub_type_prefix(s->repo_type),
                            s->repo_id, s->remote_head);
     return hfs_sprintf("%s/%s%s", plan->endpoint, hfs_hub_type_prefix(s->repo_type), s->repo_id);
+}
+
+void exec_upload_sync_spec(hfs_sync_spec *out, const hfs_upload_spec *spec, const char *folder)
+{
+    *out = (hfs_sync_spec)HFS_SYNC_SPEC_INIT;
+    out->repo_id = spec->repo_id;
+    out->repo_type = spec->repo_type;
+    out->revision = spec->revision;
+    out->create = true;
+    out->create_private = spec->create_private;
+    out->commit_message = spec->commit_message;
+    out->commit_description = spec->commit_description;
+    out->create_pr = spec->create_pr;
+    out->strategy = HFS_STRATEGY_SINGLE;
+    if (!folder)
+        return;
+    out->folder_path = folder;
+    out->path_in_repo = spec->path_in_repo;
+    out->allow_patterns = spec->include;
+    out->n_allow_patterns = spec->n_include;
+    out->ignore_patterns = spec->exclude;
+    out->n_ignore_patterns = spec->n_exclude;
+    out->delete_patterns = spec->delete_patterns;
+    out->n_delete_patterns = spec->n_delete;
 }
 
 int hfs_upload(char **url, hfs_apply_result *out, const hfs_upload_spec *spec,
@@ -193,26 +213,9 @@ int hfs_upload(char **url, hfs_apply_result *out, const hfs_upload_spec *spec,
         goto done;
     }
 
-    hfs_sync_spec ms = HFS_SYNC_SPEC_INIT;
-    ms.repo_id = spec->repo_id;
-    ms.repo_type = spec->repo_type;
-    ms.revision = spec->revision;
-    ms.create = true;
-    ms.create_private = spec->create_private;
-    ms.commit_description = spec->commit_description;
-    ms.create_pr = spec->create_pr;
-    ms.strategy = HFS_STRATEGY_SINGLE;
-    if (S_ISDIR(st.st_mode)) {
-        ms.folder_path = local;
-        ms.path_in_repo = spec->path_in_repo;
-        ms.allow_patterns = spec->include;
-        ms.n_allow_patterns = spec->n_include;
-        ms.ignore_patterns = spec->exclude;
-        ms.n_ignore_patterns = spec->n_exclude;
-        ms.delete_patterns = spec->delete_patterns;
-        ms.n_delete_patterns = spec->n_delete;
-        ms.commit_message = spec->commit_message;
-    } else if (S_ISREG(st.st_mode)) {
+    hfs_sync_spec ms;
+    exec_upload_sync_spec(&ms, spec, S_ISDIR(st.st_mode) ? local : NULL);
+    if (S_ISREG(st.st_mode)) {
         char *copy = hfs_strdup(local);
         const char *file_name = basename(copy);
         rc = hfs_path_in_repo_normalize(&target,
@@ -238,7 +241,7 @@ int hfs_upload(char **url, hfs_apply_result *out, const hfs_upload_spec *spec,
         ms.gitignore = false;
         message = hfs_sprintf("Upload %s with hfsync", target);
         ms.commit_message = spec->commit_message ? spec->commit_message : message;
-    } else {
+    } else if (!S_ISDIR(st.st_mode)) {
         rc = hfs_error_set(HFS_EINVALID, "cannot upload %s: it is neither a file nor a folder",
                            local);
         goto done;
@@ -246,11 +249,10 @@ int hfs_upload(char **url, hfs_apply_result *out, const hfs_upload_spec *spec,
     if ((rc = hfs_manifest_new_single(&m, base, &ms)) < 0)
         goto done;
 
-    plan_relay relay = {opts};
     hfs_plan_options po = HFS_PLAN_OPTIONS_INIT;
     if (opts->event) {
-        po.progress = on_plan_progress;
-        po.progress_ctx = &relay;
+        po.progress = exec_plan_progress_event;
+        po.progress_ctx = (void *)opts;
     }
     if ((rc = hfs_plan_compute(&plan, m, &po)) < 0)
         goto done;

@@ -22,6 +22,7 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "executor/executor.h"
 #include "executor/pack.h"
 #include "executor/state.h"
 #include "executor/watch.h"
@@ -1101,25 +1102,12 @@ int hfs_upload_every(hfs_watch_result *out, const hfs_upload_spec *spec, double 
         goto done;
     }
 
-    hfs_sync_spec ms = HFS_SYNC_SPEC_INIT;
-    ms.repo_id = spec->repo_id;
-    ms.repo_type = spec->repo_type;
-    ms.revision = spec->revision;
-    ms.create = true;
-    ms.create_private = spec->create_private;
-    ms.commit_message = spec->commit_message;
-    ms.commit_description = spec->commit_description;
-    ms.strategy = HFS_STRATEGY_SINGLE;
+    /* No --delete and no --create-pr here (refused above). */
+    hfs_sync_spec ms;
+    exec_upload_sync_spec(&ms, spec, S_ISDIR(st.st_mode) ? local : NULL);
     ms.schedule_every = every;
     const char *allow[1];
-    if (S_ISDIR(st.st_mode)) {
-        ms.folder_path = local;
-        ms.path_in_repo = spec->path_in_repo;
-        ms.allow_patterns = spec->include;
-        ms.n_allow_patterns = spec->n_include;
-        ms.ignore_patterns = spec->exclude;
-        ms.n_ignore_patterns = spec->n_exclude;
-    } else if (S_ISREG(st.st_mode)) {
+    if (S_ISREG(st.st_mode)) {
         /* As huggingface-cli does: the file's folder is watched, for that file alone. */
         char *copy = hfs_strdup(local);
         folder = hfs_strdup(dirname(copy));
@@ -1150,7 +1138,7 @@ int hfs_upload_every(hfs_watch_result *out, const hfs_upload_spec *spec, double 
         ms.n_allow_patterns = 1;
         /* The file was named: no .gitignore of its folder applies to it. */
         ms.gitignore = false;
-    } else {
+    } else if (!S_ISDIR(st.st_mode)) {
         rc = hfs_error_set(HFS_EINVALID, "cannot upload %s: it is neither a file nor a folder",
                            local);
         goto done;

@@ -254,6 +254,39 @@ int hfs_hub_preupload(hfs_hub_preupload_result *results, hfs_hub *hub, const hfs
                       const char *gitignore, bool create_pr);
 void hfs_hub_preupload_result_clear(hfs_hub_preupload_result *result);
 
+/* How hfs_hub_preupload_each learns about items 0..n of the caller's own list. */
+typedef struct {
+    /* Whether the hub is to be asked about item i. */
+    bool (*wanted)(void *ctx, size_t i);
+    /* Fills *file for item i, its sample read into `sample` (room for HFS_HUB_SAMPLE_MAX
+     * bytes, kept until the hub answered); a negative error stops the run. */
+    int (*sample)(void *ctx, size_t i, hfs_hub_preupload_file *file, unsigned char *sample);
+    /* Before each request; a negative error (e.g. cancelled) stops the run. NULL: none. */
+    int (*before_request)(void *ctx);
+    /* The hub's answer about item i; `result` is cleared after the call. */
+    void (*answer)(void *ctx, size_t i, const hfs_hub_preupload_result *result);
+    void *ctx;
+} hfs_hub_preupload_fns;
+
+/* What hfs_hub_preupload_each asked, and what the hub said: files it ignores
+ * (shouldIgnore), and of the others, those that go through LFS and the regular ones. */
+typedef struct {
+    size_t asked, ignored, lfs, regular;
+} hfs_hub_preupload_counts;
+
+/* hfs_hub_preupload about the wanted items of a caller's list of n, in order, one batch of
+ * HFS_HUB_PREUPLOAD_BATCH at a time, so that no more samples than that are held at once.
+ * An error stops the run; the answers given before it stand. */
+int hfs_hub_preupload_each(hfs_hub_preupload_counts *out, hfs_hub *hub, const hfs_hub_repo *repo,
+                           const char *revision, size_t n, const char *gitignore, bool create_pr,
+                           const hfs_hub_preupload_fns *fns);
+
+/* Reads a file's sample, its first min(size, HFS_HUB_SAMPLE_MAX) bytes, into buf: returns
+ * how many bytes were read (fewer when the file is now shorter, or a read failed), or -1
+ * with errno set when it cannot be opened. The caller words the error, since what the file
+ * was to match (a plan, a hash) differs. */
+ssize_t hfs_hub_sample_read(unsigned char *buf, const char *path, uint64_t size);
+
 /* ---- LFS batch and transfers ------------------------------------------------------- */
 
 #define HFS_HUB_LFS_BATCH 256

@@ -2,6 +2,7 @@
  * the LFS batch and its transfers (PUT, multipart completion, verify), the commit itself
  * (PROTOCOL.md §4–6). */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -151,6 +152,74 @@ int hfs_hub_preupload(hfs_hub_preupload_result *results, hfs_hub *hub, const hfs
     free(what);
     free(url);
     return rc;
+}
+
+int hfs_hub_preupload_each(hfs_hub_preupload_counts *out, hfs_hub *hub, const hfs_hub_repo *repo,
+                           const char *revision, size_t n, const char *gitignore, bool create_pr,
+                           const hfs_hub_preupload_fns *fns)
+{
+    hfs_hub_preupload_file *files = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*files));
+    hfs_hub_preupload_result *results = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*results));
+    unsigned char *samples = hfs_malloc((size_t)HFS_HUB_PREUPLOAD_BATCH * HFS_HUB_SAMPLE_MAX);
+    size_t *which = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*which));
+    int rc = 0;
+
+    memset(out, 0, sizeof(*out));
+    for (size_t start = 0; start < n && rc == 0;) {
+        size_t count = 0;
+        for (; start < n && count < HFS_HUB_PREUPLOAD_BATCH; start++) {
+            if (!fns->wanted(fns->ctx, start))
+                continue;
+            if ((rc = fns->sample(fns->ctx, start, &files[count],
+                                  samples + count * HFS_HUB_SAMPLE_MAX)) < 0)
+                break;
+            which[count++] = start;
+        }
+        if (rc < 0 || count == 0)
+            break;
+        if (fns->before_request && (rc = fns->before_request(fns->ctx)) < 0)
+            break;
+        rc = hfs_hub_preupload(results, hub, repo, revision, files, count, gitignore, create_pr);
+        if (rc < 0)
+            break;
+        out->asked += count;
+        for (size_t k = 0; k < count; k++) {
+            if (results[k].should_ignore)
+                out->ignored++;
+            else if (results[k].mode == HFS_HUB_UPLOAD_LFS)
+                out->lfs++;
+            else
+                out->regular++;
+            fns->answer(fns->ctx, which[k], &results[k]);
+            hfs_hub_preupload_result_clear(&results[k]);
+        }
+    }
+    free(which);
+    free(samples);
+    free(results);
+    free(files);
+    return rc;
+}
+
+ssize_t hfs_hub_sample_read(unsigned char *buf, const char *path, uint64_t size)
+{
+    size_t want = size < HFS_HUB_SAMPLE_MAX ? (size_t)size : HFS_HUB_SAMPLE_MAX;
+    if (want == 0)
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t got = 0;
+    while (got < want) {
+        ssize_t r = pread(fd, buf + got, want - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    return (ssize_t)got;
 }
 
 /* ---- LFS batch ------------------------------------------------------------------------ */
