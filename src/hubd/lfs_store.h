@@ -25,7 +25,9 @@ char *hubd_lfs_object_path(const hubd_lfs_store *store, const char *oid);
 
 /* A streaming upload of one whole object (basic transfer). finish() verifies that the bytes
  * hash to `oid` and number `size`, then makes the object visible atomically; on mismatch it
- * returns HFS_EINVALID with a message and discards the temp file. abort() discards it. */
+ * returns HFS_EINVALID with a message and discards the temp file. abort() discards it.
+ * A large object is hashed by a thread of its own while it is written (write() only writes),
+ * so finish() has little left to hash; finish() and abort() end that thread. */
 int hubd_lfs_writer_begin(hubd_lfs_writer **out, hubd_lfs_store *store, const char *oid,
                           uint64_t size);
 int hubd_lfs_writer_write(hubd_lfs_writer *w, const void *data, size_t len);

@@ -27,13 +27,16 @@
 #include "hubd/listing_cache.h"
 
 #define DEFAULT_THREADS 8
-/* Per-connection memory: request line and headers must fit, so this bounds header sizes. */
-#define CONNECTION_MEMORY (128u * 1024)
+/* Per-connection memory: request line and headers must fit, so this bounds header sizes;
+ * it is also the buffer a request body is read into, so it sets the size of each socket
+ * read: 1 MiB took a 1 GiB LFS PUT from 76-91 % to 98-109 % of a plain sink's speed
+ * (128 KiB read 64 KiB at a time). Each open connection has its own (touched as used). */
+#define CONNECTION_MEMORY (1024u * 1024)
 #define CONNECTION_TIMEOUT_S 600
 /* How long a request's line and headers may take to arrive (hub serve --header-timeout). */
 #define DEFAULT_HEADER_TIMEOUT_S 60
-/* The request line and headers the hub answers with its own JSON 431. Above about twice
- * this, CONNECTION_MEMORY runs out first and libmicrohttpd answers 431 with an HTML page. */
+/* The request line and headers the hub answers with its own JSON 431. Past
+ * CONNECTION_MEMORY, libmicrohttpd answers 431 itself, with an HTML page. */
 #define HEADERS_MAX (64u * 1024)
 
 /* ------------------------------------------------------------------------------------ */

@@ -1,4 +1,5 @@
 /* Tests src/hubd/lfs_store.c: objects appear only once verified, bad uploads leave nothing,
+ * large objects are hashed behind their writes (by a thread that ends with the upload),
  * multipart parts are checked and assembled, crash leftovers are swept on open. */
 #include <dirent.h>
 #include <stdio.h>
@@ -24,6 +25,131 @@ static size_t count_files(const char *dir)
     if (d)
         closedir(d);
     return n;
+}
+
+/* Entries of a /proc/self directory: the process's threads (task) or open files (fd). */
+static size_t count_self(const char *what)
+{
+    char *dir = hfs_sprintf("/proc/self/%s", what);
+    size_t n = count_files(dir);
+    free(dir);
+    return n;
+}
+
+/* Writes all of data into w in pieces of `piece` bytes (odd sizes: the hashing thread then
+ * reads back from offsets that are not page-aligned). */
+static int write_pieces(hubd_lfs_writer *w, const char *data, size_t len, size_t piece)
+{
+    for (size_t at = 0; at < len; at += piece) {
+        int rc = hubd_lfs_writer_write(w, data + at, len - at < piece ? len - at : piece);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Is the stored object `oid` byte for byte `data`? Reads it back in pieces. */
+static bool stored_is(hubd_lfs_store *store, const char *oid, const char *data, size_t len)
+{
+    char *path = hubd_lfs_object_path(store, oid);
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    bool same = f != NULL;
+    char buf[65536];
+    size_t at = 0, n;
+    while (same && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        same = at + n <= len && memcmp(buf, data + at, n) == 0;
+        at += n;
+    }
+    if (f)
+        fclose(f);
+    free(path);
+    return same && at == len;
+}
+
+/* Large whole objects: hashed by a thread of their own behind the writes; every check of a
+ * small upload still holds, and the thread and its file are gone when the upload is. */
+static void test_hashed_behind(hubd_lfs_store *store, const char *tmp_dir)
+{
+    size_t len = (3u << 20) + 12345; /* several hashing steps, and a ragged end */
+    char *data = hfs_malloc(len);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (char)((i * 2654435761u) >> 13);
+    char oid[65];
+    hfs_sha256_hex(oid, data, len);
+    size_t threads = count_self("task"), fds = count_self("fd");
+    hubd_lfs_writer *w = NULL, *w2 = NULL;
+
+    tap_is_int(hubd_lfs_writer_begin(&w, store, oid, len), 0, "large: begin");
+    tap_is_int((long long)count_self("task"), (long long)threads + 1,
+               "large: a thread of its own hashes the upload");
+    tap_is_int(write_pieces(w, data, len, 65537), 0, "large: write it in odd pieces");
+    tap_ok(!hubd_lfs_has(store, oid, NULL), "large: not visible before finish");
+    tap_is_int(hubd_lfs_writer_finish(w), 0, "large: finish verifies and publishes");
+    tap_ok(stored_is(store, oid, data, len), "large: the object is byte for byte the upload");
+    tap_is_int((long long)count_self("task"), (long long)threads, "large: its thread is gone");
+    tap_is_int((long long)count_files(tmp_dir), 0, "large: no temp file left behind");
+
+    /* wrong bytes: the last byte differs */
+    char bad_oid[65];
+    data[len - 1] ^= 1;
+    hfs_sha256_hex(bad_oid, data, len);
+    data[len - 1] ^= 1;
+    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, "large, wrong bytes: begin");
+    write_pieces(w, data, len, 1 << 20);
+    tap_is_int(hubd_lfs_writer_finish(w), HFS_EINVALID, "large, wrong bytes: refused");
+    tap_ok(strstr(hfs_error_last(), "hash to sha256") != NULL && strstr(hfs_error_last(), oid),
+           "... naming the sha256 the bytes have");
+    tap_ok(!hubd_lfs_has(store, bad_oid, NULL), "... storing nothing");
+    tap_is_int((long long)count_files(tmp_dir), 0, "... and leaving no temp file");
+
+    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, "large, short: begin");
+    write_pieces(w, data, len - 1, 65536);
+    tap_is_int(hubd_lfs_writer_finish(w), HFS_EINVALID, "large, one byte short: refused");
+    tap_ok(strstr(hfs_error_last(), "ended after") != NULL, "... saying where it ended");
+    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, "large, too long: begin");
+    write_pieces(w, data, len, 1 << 20);
+    tap_is_int(hubd_lfs_writer_write(w, "x", 1), HFS_EINVALID,
+               "large: a byte past the size is refused");
+    hubd_lfs_writer_abort(w);
+
+    /* aborted mid-way, with the thread busy or waiting */
+    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, "large, aborted: begin");
+    write_pieces(w, data, len / 2, 65536);
+    hubd_lfs_writer_abort(w);
+    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, "large, aborted at once: begin");
+    hubd_lfs_writer_abort(w);
+    tap_is_int((long long)count_files(tmp_dir), 0, "large, aborted: no temp file left");
+    tap_is_int((long long)count_self("task"), (long long)threads, "... and no thread");
+    tap_ok(!hubd_lfs_has(store, bad_oid, NULL), "... and nothing stored");
+
+    /* the same object uploaded twice at once, and a third upload with wrong bytes alongside */
+    char oid2[65];
+    data[0] ^= 1;
+    hfs_sha256_hex(oid2, data, len);
+    hubd_lfs_writer *bad = NULL;
+    tap_ok(hubd_lfs_writer_begin(&w, store, oid2, len) == 0 &&
+               hubd_lfs_writer_begin(&w2, store, oid2, len) == 0 &&
+               hubd_lfs_writer_begin(&bad, store, oid, len) == 0,
+           "the same object twice at once (and a third, wrong, upload): begin");
+    tap_is_int((long long)count_self("task"), (long long)threads + 3, "... one thread each");
+    int rc = 0;
+    for (size_t at = 0; at < len && rc == 0; at += 100000) {
+        size_t n = len - at < 100000 ? len - at : 100000;
+        rc = hubd_lfs_writer_write(w, data + at, n);
+        if (rc == 0)
+            rc = hubd_lfs_writer_write(w2, data + at, n);
+        if (rc == 0)
+            rc = hubd_lfs_writer_write(bad, data + at, n);
+    }
+    tap_is_int(rc, 0, "... written interleaved");
+    tap_is_int(hubd_lfs_writer_finish(bad), HFS_EINVALID, "... the wrong one is refused");
+    tap_is_int(hubd_lfs_writer_finish(w2), 0, "... the second one to finish stores it");
+    tap_is_int(hubd_lfs_writer_finish(w), 0, "... the first finds it stored");
+    tap_ok(stored_is(store, oid2, data, len), "... and the object is whole");
+    tap_is_int((long long)count_files(tmp_dir), 0, "... with no temp file left");
+    tap_is_int((long long)count_self("task"), (long long)threads, "... nor thread");
+    tap_is_int((long long)count_self("fd"), (long long)fds, "... nor open file");
+    free(data);
 }
 
 static void remove_all(const char *path)
@@ -83,6 +209,8 @@ int main(void)
     hubd_lfs_writer_abort(NULL);
     tap_is_int((long long)count_files(tmp_dir), 0, "abort leaves no temp file");
     tap_is_int(hubd_lfs_writer_begin(&w, store, "../../etc", 3), HFS_EINVALID, "a bad oid is refused");
+
+    test_hashed_behind(store, tmp_dir);
 
     /* multipart: three parts, completed with the ETags their uploads returned */
     char big[3000];
