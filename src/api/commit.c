@@ -498,7 +498,7 @@ static void fill_url(hfs_commit_info *out, const api_call *call, const char *oid
 static int no_commit(hfs_commit_info *out, api_call *call)
 {
     hfs_hub_repo_info info = {0};
-    int rc = hfs_hub_repo_info_get(&info, call->hub, &call->repo, call->revision, false);
+    int rc = hfs_hub_repo_head_get(&info, call->hub, &call->repo, call->revision);
     if (rc == 0 && !info.sha)
         rc = hfs_error_set(HFS_ERROR, "%s at %s: the hub gave no head commit", call->opts->repo_id,
                            call->revision);

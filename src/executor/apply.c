@@ -196,7 +196,7 @@ static int create_repo(exec_sync *s, exec_pin *pin)
     /* The first commit builds on the hub's own first commit: pinning it keeps a commit
      * racing ours from being overwritten. */
     hfs_hub_repo_info info = {0};
-    rc = hfs_hub_repo_info_get(&info, s->x->hub, &s->repo, ps->revision, false);
+    rc = hfs_hub_repo_head_get(&info, s->x->hub, &s->repo, ps->revision);
     if (rc == 0 && info.sha)
         snprintf(pin->head, sizeof(pin->head), "%s", info.sha);
     else if (rc == HFS_ENOTFOUND)
@@ -421,7 +421,7 @@ static int pushed_already(exec_applied *out, exec_ctx *x, const hfs_plan_sync *p
     hfs_hub_repo repo = {ps->repo_type, ps->repo_id};
     hfs_hub_repo_info info = {0};
     char *plan_line = NULL, *last_step = NULL;
-    int rc = hfs_hub_repo_info_get(&info, x->hub, &repo, ps->revision, false);
+    int rc = hfs_hub_repo_head_get(&info, x->hub, &repo, ps->revision);
     if (rc == HFS_ENOTFOUND) {
         /* No repo or no revision: nothing was pushed; the pin check says the rest. */
         hfs_error_clear();

@@ -133,7 +133,7 @@ int exec_large_repin(exec_ctx *x, const hfs_plan_sync **syncs, size_t n, hfs_pla
             continue;
         hfs_hub_repo repo = {s->repo_type, s->repo_id};
         hfs_hub_repo_info info = {0};
-        rc = hfs_hub_repo_info_get(&info, x->hub, &repo, s->revision, false);
+        rc = hfs_hub_repo_head_get(&info, x->hub, &repo, s->revision);
         if (rc < 0 || !info.sha || (!s->create && strcmp(info.sha, s->remote_head) == 0)) {
             /* Missing or unmoved: the pin check has the last word. */
             if (rc < 0)
@@ -643,7 +643,7 @@ static int adopt_own_commits(large_run *r, bool *adopted)
     size_t *which = NULL, n = 0;
     bool *done = NULL;
     *adopted = false;
-    int rc = hfs_hub_repo_info_get(&info, r->wx.hub, &r->ws.repo, r->ws.revision, false);
+    int rc = hfs_hub_repo_head_get(&info, r->wx.hub, &r->ws.repo, r->ws.revision);
     if (rc < 0 || !info.sha || strcmp(info.sha, r->ws.parent) == 0)
         goto done;
     history_walk w = {trailer, r->ws.parent, 0, 0, false, false};

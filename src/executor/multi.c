@@ -486,7 +486,7 @@ static int check_base(const multi_run *r)
 {
     exec_sync *s = r->s;
     hfs_hub_repo_info info = {0};
-    int rc = hfs_hub_repo_info_get(&info, s->x->hub, &s->repo, r->ps->revision, false);
+    int rc = hfs_hub_repo_head_get(&info, s->x->hub, &s->repo, r->ps->revision);
     if (rc == 0 && (!info.sha || strcmp(info.sha, r->base) != 0))
         rc = hfs_error_set(HFS_ESTALE,
                            "plan is stale: %s@%s moved from %.7s to %.7s while the steps went to "
@@ -835,7 +835,7 @@ int exec_multi_applied(exec_applied *out, exec_ctx *x, const hfs_plan_sync *ps, 
     int rc = 0;
     if (ps->strategy != HFS_STRATEGY_MULTI || ps->create_pr || !run_setup(&r))
         goto done;
-    rc = hfs_hub_repo_info_get(&info, x->hub, &s.repo, ps->revision, false);
+    rc = hfs_hub_repo_head_get(&info, x->hub, &s.repo, ps->revision);
     if (rc == HFS_ENOTFOUND) {
         /* No repo or no revision: nothing was applied; the pin check says the rest. */
         hfs_error_clear();

@@ -39,7 +39,7 @@ static int check_created(exec_ctx *x, const hfs_plan_sync *s, exec_pin *pin)
 {
     hfs_hub_repo repo = {s->repo_type, s->repo_id};
     hfs_hub_repo_info info = {0};
-    int rc = hfs_hub_repo_info_get(&info, x->hub, &repo, s->revision, false);
+    int rc = hfs_hub_repo_head_get(&info, x->hub, &repo, s->revision);
     if (rc == HFS_ENOTFOUND) {
         hfs_error_clear();
         hfs_hub_repo_info_clear(&info);
@@ -80,7 +80,7 @@ static int check_remote(exec_ctx *x, const hfs_plan_sync *s, exec_pin *pin)
     memset(pin, 0, sizeof(*pin));
     if (s->create)
         return check_created(x, s, pin);
-    int rc = hfs_hub_repo_info_get(&info, x->hub, &repo, s->revision, false);
+    int rc = hfs_hub_repo_head_get(&info, x->hub, &repo, s->revision);
     if (rc == HFS_ENOTFOUND) {
         rc = hfs_error_set(HFS_ESTALE,
                            "plan is stale: %s@%s (%s) is gone since the plan was written (%s); "

@@ -151,6 +151,10 @@ typedef struct {
  * Clear *out with hfs_hub_repo_info_clear. */
 int hfs_hub_repo_info_get(hfs_hub_repo_info *out, hfs_hub *hub, const hfs_hub_repo *repo,
                           const char *revision, bool blobs);
+/* The same request asking only for the head (`?expand=sha`): id and sha are set, no
+ * siblings. What a caller that needs the revision's head commit should use. */
+int hfs_hub_repo_head_get(hfs_hub_repo_info *out, hfs_hub *hub, const hfs_hub_repo *repo,
+                          const char *revision);
 void hfs_hub_repo_info_clear(hfs_hub_repo_info *info);
 
 /* ---- refs, commits, branches ------------------------------------------------------- */

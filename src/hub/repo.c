@@ -169,11 +169,10 @@ static int parse_repo_info(hfs_hub_repo_info *out, const hfs_hub *hub, const hub
     return 0;
 }
 
-int hfs_hub_repo_info_get(hfs_hub_repo_info *out, hfs_hub *hub, const hfs_hub_repo *repo,
-                          const char *revision, bool blobs)
+static int repo_info_query(hfs_hub_repo_info *out, hfs_hub *hub, const hfs_hub_repo *repo,
+                           const char *revision, const char *query)
 {
     json_t *j = NULL;
-    const char *query = blobs ? "?blobs=true" : "";
     char *url = revision ? hub_ref_url(hub, repo, "revision", revision, query)
                          : hub_api_urlf(hub, repo, "%s", query);
     char *what = revision
@@ -193,6 +192,20 @@ int hfs_hub_repo_info_get(hfs_hub_repo_info *out, hfs_hub *hub, const hfs_hub_re
     free(what);
     free(url);
     return rc;
+}
+
+int hfs_hub_repo_info_get(hfs_hub_repo_info *out, hfs_hub *hub, const hfs_hub_repo *repo,
+                          const char *revision, bool blobs)
+{
+    return repo_info_query(out, hub, repo, revision, blobs ? "?blobs=true" : "");
+}
+
+/* The head alone: without `expand` the hub lists every file of the revision (siblings),
+ * megabytes for a big repo, to be thrown away by a caller that wants one field. */
+int hfs_hub_repo_head_get(hfs_hub_repo_info *out, hfs_hub *hub, const hfs_hub_repo *repo,
+                          const char *revision)
+{
+    return repo_info_query(out, hub, repo, revision, "?expand=sha");
 }
 
 void hfs_hub_refs_clear(hfs_hub_refs *refs)

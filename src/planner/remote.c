@@ -397,12 +397,12 @@ int hfs_remote_fetch(hfs_remote_snapshot **out, hfs_hub *hub, hfs_repo_type kind
     *out = NULL;
     if (cached_at)
         reader.running = pthread_create(&reader.thread, NULL, cache_reader_run, &reader) == 0;
-    rc = hfs_hub_repo_info_get(&info, hub, &repo, revision, false);
+    rc = hfs_hub_repo_head_get(&info, hub, &repo, revision);
     if (rc == HFS_ENOTFOUND) {
         /* One answer covers both a missing repo and a missing revision; asking for the
          * repo alone tells them apart. */
         hfs_hub_repo_info probe = {0};
-        int probe_rc = hfs_hub_repo_info_get(&probe, hub, &repo, NULL, false);
+        int probe_rc = hfs_hub_repo_head_get(&probe, hub, &repo, NULL);
         hfs_hub_repo_info_clear(&probe);
         if (probe_rc == HFS_ENOTFOUND) {
             hfs_error_clear();

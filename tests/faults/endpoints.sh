@@ -86,7 +86,7 @@ done
 declare -A SHAPE=(
     [create]='^POST /api/repos/create'
     [whoami]='^GET /api/whoami'
-    [info]='^GET /api/models/user/[^/ ]+(/revision/[^/ ]+)?$'
+    [info]='^GET /api/models/user/[^/ ]+(/revision/[^/ ]+)?(\?expand=sha)?$'
     [tree]='/tree/'
     [paths-info]='/paths-info/'
     [preupload]='/preupload/'

@@ -69,7 +69,7 @@ expect_contains "$ERR" "is larger than 67108864 bytes" "... and the 64 MiB cap"
 ok $? "... in bounded memory (peak RSS $((PEAK_KB / 1024)) MB)"
 plan_against huge-headers
 expect_eq "$RC" 1 "endless response headers: exit 1"
-expect_contains "$ERR" "the answer of GET $EVIL_URL/api/models/user/evil/revision/main has more than 262144 bytes of headers" "... naming the request and the cap"
+expect_contains "$ERR" "the answer of GET $EVIL_URL/api/models/user/evil/revision/main?expand=sha has more than 262144 bytes of headers" "... naming the request and the cap"
 expect_eq "$(wc -l <"$EVIL_LOG")" 1 "... sent once, not retried"
 [ "$PEAK_KB" -lt 200000 ]
 ok $? "... in bounded memory (peak RSS $((PEAK_KB / 1024)) MB)"
@@ -81,7 +81,7 @@ expect_contains "$ERR" "trickles in" "... saying it trickles in"
 ok $? "... given up after the 2 s stall timeout (took ${SECONDS_TAKEN} s)"
 plan_against slow-headers HFSYNC_STALL_TIMEOUT=2
 expect_eq "$RC" 1 "headers trickling in a byte at a time: exit 1"
-expect_contains "$ERR" "the answer of GET $EVIL_URL/api/models/user/evil/revision/main trickles in" "... naming the request"
+expect_contains "$ERR" "the answer of GET $EVIL_URL/api/models/user/evil/revision/main?expand=sha trickles in" "... naming the request"
 [ "$SECONDS_TAKEN" -le 10 ]
 ok $? "... given up after the 2 s stall timeout (took ${SECONDS_TAKEN} s)"
 plan_against slow-headers HFSYNC_STALL_TIMEOUT=soon
@@ -129,7 +129,7 @@ evil_start ok --tls "$TEST_TMP/cert.pem" "$TEST_TMP/key.pem"
 HF_ENDPOINT=$EVIL_URL "$HFSYNC" plan >out 2>err
 expect_eq "$?" 1 "a self-signed certificate: exit 1"
 expect_contains "$(cat err)" "the TLS certificate of the server could not be verified (SSL certificate problem: self-signed certificate)" "... a clear TLS error"
-expect_contains "$(cat err)" "GET $EVIL_URL/api/models/user/evil/revision/main" "... naming the request"
+expect_contains "$(cat err)" "GET $EVIL_URL/api/models/user/evil/revision/main?expand=sha" "... naming the request"
 expect_eq "$(wc -l <"$EVIL_LOG")" 0 "... and no request (with the token) was sent"
 HF_ENDPOINT=$EVIL_URL CURL_CA_BUNDLE=$TEST_TMP/cert.pem "$HFSYNC" plan >out 2>err
 expect_eq "$?" 0 "CURL_CA_BUNDLE naming the certificate: the plan works"

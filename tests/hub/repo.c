@@ -166,6 +166,16 @@ static void test_info(fakehub *fh, hfs_hub *hub)
     error_has("cannot read model alice/x at nope: revision not found", "what and why");
     fh_check(fh, "revision not found");
 
+    fakehub_expect(fh, &(fh_exchange){"GET", "/api/models/alice/x/revision/feat%2Fy?expand=sha",
+                                      auth, NULL, NULL, 200, NULL,
+                                      "{\"_id\":\"x\",\"id\":\"alice/x\",\"sha\":\"" OID_A
+                                      "\"}"});
+    tap_is_int(hfs_hub_repo_head_get(&info, hub, &model, "feat/y"), 0, "the head alone");
+    tap_is_str(info.sha, OID_A, "the head alone: sha");
+    tap_is_int((long long)info.n_siblings, 0, "the head alone: no siblings");
+    hfs_hub_repo_info_clear(&info);
+    fh_check(fh, "the head alone: ?expand=sha, the revision quoted as one segment");
+
     fakehub_expect(fh, &(fh_exchange){"GET", "/api/models/alice/x", auth, NULL, NULL, 200, NULL,
                                       "{\"private\":false}"});
     tap_is_int(hfs_hub_repo_info_get(&info, hub, &model, NULL, false), HFS_ERROR,
