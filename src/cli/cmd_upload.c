@@ -70,6 +70,7 @@ static int run_upload(const hfs_cli_cmd *cmd, hfs_cli_args *args)
     hfs_apply_printer *printer =
         hfs_cli_apply_printer_new(&opts, args, json ? stdout : stderr, (unsigned)jobs);
     opts.token = token;
+    opts.wait_lock = hfs_cli_flag(args, "wait");
 
     hfs_cli_signals signals;
     hfs_cli_signals_catch(&signals);
@@ -102,6 +103,8 @@ static const hfs_cli_opt upload_opts[] = {
     HFS_CLI_OPT_JSON,
     HFS_CLI_OPT_VERBOSE,
     {"quiet", 'q', HFS_OPT_FLAG, NULL, "print only the resulting URL"},
+    {"wait", 0, HFS_OPT_FLAG, NULL,
+     "when another upload to the same target runs, wait for it (default: exit 1 saying so)"},
     {"every", 0, HFS_OPT_VALUE, "MINUTES",
      "upload again every MINUTES (fractions allowed) until stopped, as a CommitScheduler"},
     {NULL, 0, 0, NULL, NULL},
@@ -112,7 +115,7 @@ const hfs_cli_cmd hfs_cmd_upload = {
     .summary = "upload a file or folder to a repo in one go (like huggingface-cli upload)",
     .usage = "REPO_ID [LOCAL_PATH] [PATH_IN_REPO] [--repo-type TYPE] [--revision REV] "
              "[--include P]... [--exclude P]... [--delete P]... [--commit-message M] "
-             "[--create-pr] [--private] [--every MINUTES]",
+             "[--create-pr] [--private] [--wait] [--every MINUTES]",
     .description =
         "Uploads LOCAL_PATH (a file or a folder; default: the one in the current directory\n"
         "named like the repo) to PATH_IN_REPO (default: the repo root for a folder, the file's\n"
@@ -120,7 +123,9 @@ const hfs_cli_cmd hfs_cmd_upload = {
         "files the repo already holds are skipped, LFS files upload in parallel, and one\n"
         "commit is made (none when nothing changed). Prints the commit's URL, or the pull\n"
         "request's with --create-pr. The endpoint is HF_ENDPOINT; the token --token, else\n"
-        "HF_TOKEN, else the token file under HF_HOME.\n"
+        "HF_TOKEN, else the token file under HF_HOME. Two uploads to the same target (repo,\n"
+        "revision, path in repo) do not run at once: the second exits 1 naming the first,\n"
+        "or with --wait waits for it and uploads what is still missing.\n"
         "With --every MINUTES it keeps running, as `huggingface-cli upload --every` does: a\n"
         "push every MINUTES when something changed (no empty commits; growing files sent up\n"
         "to their size at the scan; nothing deleted, so no --delete; no --create-pr), commits\n"

@@ -47,6 +47,19 @@ expect_eq "$(commit_count models/user/one) $(commit_count models/user/two)" "2 2
     "one commit on each repo"
 expect_eq "$(ls -d .hfsync/state/upload--models--user--*--* | wc -l)" 2 "two state folders, one per target"
 
+# --wait: the second upload to a target waits for the first, then finds its file there.
+printf 'a2\n' >"$W/a/a2.txt"
+"$HFSYNC" upload user/one ./a >w1.out 2>w1.err &
+w1=$!
+wait_holder 'upload--models--user--one--*'
+"$HFSYNC" upload user/one ./a --wait >w2.out 2>w2.err
+rw2=$?
+wait "$w1"
+rw1=$?
+expect_eq "$rw1 $rw2" "0 0" "a second upload with --wait while one runs: both exit 0"
+expect_contains "$(cat w2.err)" "is being applied by another hfsync (pid $w1" "... it said whom it waited for"
+expect_eq "$(commit_count models/user/one)" 3 "... and made no commit of its own (nothing left to send)"
+
 # upload-large-folder: the state lives in the folder, per target too.
 "$HFSYNC" upload-large-folder user/big1 ./b --repo-type model >l1.out 2>l1.err
 r1=$?
