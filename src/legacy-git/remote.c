@@ -111,6 +111,34 @@ static int ca_from_env(void)
     return 0;
 }
 
+/* Pushes pack their objects without deltas. libgit2's delta search (a window of 10, chains
+ * of 50, over every new blob) cost more CPU than it saved bytes on loopback or a fast link:
+ * it only deltifies objects within the pack sent, and the regular files of a hub commit are
+ * small. libgit2 takes its "no delta above this size" from pack.bigFileThreshold, which
+ * libgit2 up to 1.7 reads from pack.deltaCacheSize instead (a bug); both are set, in the
+ * cache's own config (the cache is hfsync's; the user's git config is not touched). */
+static int push_without_deltas(lgit_remote *r)
+{
+    static const char *const keys[] = {"pack.bigFileThreshold", "pack.deltaCacheSize"};
+    git_config *cfg = NULL;
+    int rc = 0, err = git_repository_config(&cfg, r->repo);
+    for (size_t i = 0; err == 0 && i < HFS_ARRAY_LEN(keys); i++) {
+        int64_t v = 0;
+        if (git_config_get_int64(&v, cfg, keys[i]) == 0 && v == 1)
+            continue; /* set by an earlier run: the cache keeps it */
+        git_error_clear();
+        err = git_config_set_int64(cfg, keys[i], 1);
+    }
+    if (err < 0) {
+        char *why = git_message();
+        rc = hfs_error_set(HFS_ERROR, "cannot set the pack options of the git cache %s: %s",
+                           r->cache_dir, why);
+        free(why);
+    }
+    git_config_free(cfg);
+    return rc;
+}
+
 int lgit_remote_open(lgit_remote **out, const lgit_remote_options *opts)
 {
     lgit_remote *r = hfs_calloc(1, sizeof(*r));
@@ -127,7 +155,8 @@ int lgit_remote_open(lgit_remote **out, const lgit_remote_options *opts)
     r->cache_dir = hfs_strdup(opts->cache_dir);
 
     if (git_repository_open_bare(&r->repo, r->cache_dir) == 0) {
-        rc = lock_cache(r);
+        if ((rc = lock_cache(r)) == 0)
+            rc = push_without_deltas(r);
         goto done;
     }
     git_error_clear();
@@ -148,8 +177,8 @@ int lgit_remote_open(lgit_remote **out, const lgit_remote_options *opts)
                            "start it afresh)",
                            r->cache_dir, why);
         free(why);
-    } else {
-        rc = lock_cache(r);
+    } else if ((rc = lock_cache(r)) == 0) {
+        rc = push_without_deltas(r);
     }
 done:
     if (rc < 0)

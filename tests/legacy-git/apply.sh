@@ -98,6 +98,8 @@ ok $([ -f "$cache/HEAD" ] && [ ! -e "$cache/index" ] && echo 0 || echo 1) \
     "the cache is a bare repository in .hfsync/git/user/viagit.git"
 expect_eq "$(grep -rl "$TOKEN" "$W/.hfsync" 2>/dev/null)" "" "the token is nowhere in .hfsync"
 expect_eq "$(git -C "$cache" config --get-regexp '^remote\.' || true)" "" "the cache's config names no remote"
+expect_eq "$(git -C "$cache" config --get pack.bigFileThreshold) $(git -C "$cache" config --get pack.deltaCacheSize)" \
+    "1 1" "the cache's pushes pack without deltas (libgit2 reads both keys)"
 
 "$HFSYNC" apply plan.json --sync viahttp >http.out 2>http.err
 rc=$?
