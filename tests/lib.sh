@@ -19,7 +19,10 @@ ok() {       # ok COND-EXIT-CODE NAME
     TAP_N=$((TAP_N + 1))
     if [ "$1" -eq 0 ]; then echo "ok $TAP_N - $2"; else echo "not ok $TAP_N - $2"; TAP_FAILED=$((TAP_FAILED + 1)); fi
 }
-diag() { printf '# %s\n' "$@"; }
+diag() { # every line of every argument starts with "# " (multi-line output stays TAP)
+    local a
+    for a in "$@"; do printf '%s\n' "$a" | sed 's/^/# /'; done
+}
 skip() { TAP_N=$((TAP_N + 1)); echo "ok $TAP_N # SKIP $1"; }
 
 # expect_eq GOT WANT NAME

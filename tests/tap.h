@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tap_count, tap_failures;
@@ -37,14 +38,25 @@ static inline __attribute__((format(printf, 2, 3))) bool tap_ok(bool cond, const
 }
 
 /* A diagnostic line ("# …"): shown in the log, not counted. */
+/* A diagnostic: every line of it starts with "# ", so a multi-line message (a plan's text,
+ * an error listing paths) stays TAP. */
 static inline __attribute__((format(printf, 1, 2))) void tap_diag(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    printf("# ");
-    vprintf(fmt, ap);
-    putchar('\n');
+    char *text = NULL;
+    int n = vasprintf(&text, fmt, ap);
     va_end(ap);
+    if (n < 0)
+        return;
+    for (const char *line = text;;) {
+        const char *nl = strchr(line, '\n');
+        printf("# %.*s\n", nl ? (int)(nl - line) : (int)strlen(line), line);
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    free(text);
 }
 
 static inline bool tap_is_str(const char *got, const char *want, const char *name)
