@@ -46,7 +46,7 @@ wait_for() {
 run() { "$HFSYNC" apply --yes -f hfsync.yaml --sync "$1" >"$W/run.out" 2>"$W/run.err"; }
 
 # ---- a slow sync never holds up another: fast keeps pushing while big uploads
-hub_start --fault 'lfs-put:delay=5000' || { done_testing; exit 1; }
+hub_start --fault 'lfs-put:delay=8000' || { done_testing; exit 1; }
 exec_env
 head -c 2000000 /dev/urandom >"$W/big/weights.bin"
 printf 'line 0\n' >"$W/fast/log.txt"
@@ -54,7 +54,7 @@ printf 'line 0\n' >"$W/fast/log.txt"
 WATCH=$!
 wait_for "$W/watch.err" "big: uploading 1 LFS file(s)"
 ok $? "big's first run is uploading (slowly)"
-for i in 1 2 3; do printf 'line %s\n' "$i" >>"$W/fast/log.txt"; sleep 1.1; done
+for i in 1 2 3 4 5; do printf 'line %s\n' "$i" >>"$W/fast/log.txt"; sleep 1.1; done
 wait_for "$W/watch.err" "big: uploaded 1 LFS file(s)"
 kill -TERM "$WATCH"
 wait "$WATCH"
