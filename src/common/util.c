@@ -418,3 +418,55 @@ double hfs_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* ---- arena ---------------------------------------------------------------------------- */
+
+#define ARENA_BLOCK (256u * 1024u)
+
+struct hfs_arena_block {
+    hfs_arena_block *next;
+    size_t used, size;
+    char data[];
+};
+
+char *hfs_arena_alloc(hfs_arena *a, size_t len)
+{
+    if (!a->head || a->head->size - a->head->used < len) {
+        size_t size = len > ARENA_BLOCK ? len : ARENA_BLOCK;
+        hfs_arena_block *b = hfs_malloc(sizeof(*b) + size);
+        b->next = a->head;
+        b->used = 0;
+        b->size = size;
+        a->head = b;
+    }
+    char *p = a->head->data + a->head->used;
+    a->head->used += len;
+    return p;
+}
+
+const char *hfs_arena_strndup(hfs_arena *a, const char *s, size_t n)
+{
+    char *dst = hfs_arena_alloc(a, n + 1);
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return dst;
+}
+
+void hfs_arena_take(hfs_arena *to, hfs_arena *from)
+{
+    while (from->head) {
+        hfs_arena_block *b = from->head;
+        from->head = b->next;
+        b->next = to->head;
+        to->head = b;
+    }
+}
+
+void hfs_arena_clear(hfs_arena *a)
+{
+    for (hfs_arena_block *b = a->head, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    a->head = NULL;
+}

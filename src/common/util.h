@@ -17,6 +17,17 @@ void *hfs_calloc(size_t count, size_t n);
 void *hfs_realloc(void *p, size_t n);
 char *hfs_strdup(const char *s);
 char *hfs_strndup(const char *s, size_t n);
+
+/* Many small strings in large blocks: one malloc per 256 KiB instead of one per string, and
+ * one free per block. Zero-init; hfs_arena_clear frees everything it handed out. */
+typedef struct hfs_arena_block hfs_arena_block;
+typedef struct {
+    hfs_arena_block *head;
+} hfs_arena;
+char *hfs_arena_alloc(hfs_arena *a, size_t len);
+const char *hfs_arena_strndup(hfs_arena *a, const char *s, size_t n); /* NUL-terminated copy */
+void hfs_arena_take(hfs_arena *to, hfs_arena *from); /* moves every block of from to to */
+void hfs_arena_clear(hfs_arena *a);
 char *hfs_sprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *hfs_vsprintf(const char *fmt, va_list ap);
 

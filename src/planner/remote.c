@@ -11,36 +11,9 @@
 #include "hub/hub.h"
 
 /* Paths live in big blocks that never move, so entries can point at them. */
-#define ARENA_BLOCK (256u * 1024u)
-
-typedef struct arena_block {
-    struct arena_block *next;
-    size_t used, size;
-    char data[];
-} arena_block;
-
 struct hfs_path_arena {
-    arena_block *head;
+    hfs_arena strings;
 };
-
-/* A copy of the n bytes at s, NUL-terminated, in the arena. */
-static const char *arena_strndup(hfs_path_arena *a, const char *s, size_t n)
-{
-    size_t len = n + 1;
-    if (!a->head || a->head->size - a->head->used < len) {
-        size_t size = len > ARENA_BLOCK ? len : ARENA_BLOCK;
-        arena_block *b = hfs_malloc(sizeof(*b) + size);
-        b->next = a->head;
-        b->used = 0;
-        b->size = size;
-        a->head = b;
-    }
-    char *dst = a->head->data + a->head->used;
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-    a->head->used += len;
-    return dst;
-}
 
 hfs_remote_snapshot *hfs_remote_snapshot_new(const char *head)
 {
@@ -57,10 +30,7 @@ void hfs_remote_snapshot_free(hfs_remote_snapshot *snap)
 {
     if (!snap)
         return;
-    for (arena_block *b = snap->arena->head, *next; b; b = next) {
-        next = b->next;
-        free(b);
-    }
+    hfs_arena_clear(&snap->arena->strings);
     free(snap->arena);
     free(snap->entries);
     free(snap);
@@ -113,7 +83,7 @@ int hfs_remote_snapshot_add(hfs_remote_snapshot *snap, const char *path, const c
         e.is_lfs = true;
     }
     e.size = size;
-    e.path = arena_strndup(snap->arena, path, strlen(path));
+    e.path = hfs_arena_strndup(&snap->arena->strings, path, strlen(path));
     HFS_PUSH(snap->entries, snap->count, snap->cap, e);
     return 0;
 }
@@ -297,7 +267,7 @@ static hfs_remote_snapshot *cache_load(const char *path)
         if (!get_u64(&plen, &p, end) || plen == 0 || plen > (uint64_t)(end - p) ||
             (uint64_t)(end - p) - plen < 8 + 20 + 32 + 1 || memchr(p, '\0', (size_t)plen))
             goto bad;
-        const char *epath = arena_strndup(snap->arena, (const char *)p, (size_t)plen);
+        const char *epath = hfs_arena_strndup(&snap->arena->strings, (const char *)p, (size_t)plen);
         p += plen;
         get_u64(&size, &p, end);
         hfs_remote_entry e = {.path = epath, .size = size, .is_lfs = p[52] != 0};

@@ -20,55 +20,13 @@
 
 #define GITIGNORE_MAX_BYTES (16u << 20)
 #define SCAN_MAX_THREADS 8
-#define STRINGS_BLOCK (256u * 1024u)
 
-/* The files' paths, two per file, in blocks: one malloc per 256 KiB rather than two per
+/* The files' paths, two per file, in an arena: one malloc per 256 KiB rather than two per
  * file (100,000 files made 200,000 allocations, then as many frees). Each lister has its
  * own, so the threads share no allocator state; the result takes them all. */
-typedef struct strings_block {
-    struct strings_block *next;
-    size_t used, size;
-    char data[];
-} strings_block;
-
 struct hfs_scan_strings {
-    strings_block *head;
+    hfs_arena arena;
 };
-
-static char *strings_alloc(hfs_scan_strings *s, size_t len)
-{
-    if (!s->head || s->head->size - s->head->used < len) {
-        size_t size = len > STRINGS_BLOCK ? len : STRINGS_BLOCK;
-        strings_block *b = hfs_malloc(sizeof(*b) + size);
-        b->next = s->head;
-        b->used = 0;
-        b->size = size;
-        s->head = b;
-    }
-    char *p = s->head->data + s->head->used;
-    s->head->used += len;
-    return p;
-}
-
-/* Moves every block of `from` to `to`. */
-static void strings_take(hfs_scan_strings *to, hfs_scan_strings *from)
-{
-    while (from->head) {
-        strings_block *b = from->head;
-        from->head = b->next;
-        b->next = to->head;
-        to->head = b;
-    }
-}
-
-static void strings_clear(hfs_scan_strings *s)
-{
-    for (strings_block *b = s->head, *next; b; b = next) {
-        next = b->next;
-        free(b);
-    }
-    s->head = NULL;
-}
 
 typedef struct scan_dir scan_dir;
 
@@ -303,14 +261,14 @@ static void add_file(cursor *c, const struct stat *st, bool via_symlink)
     hfs_grow((void **)&d->files, &d->files_cap, d->file_count + 1, sizeof(*d->files));
     hfs_local_file *f = &d->files[d->file_count];
     memset(f, 0, sizeof(*f));
-    f->local_path = join_into(strings_alloc(c->strings, w->folder_len + c->rel.len + 2), w->folder,
+    f->local_path = join_into(hfs_arena_alloc(&c->strings->arena, w->folder_len + c->rel.len + 2), w->folder,
                               w->folder_len, c->rel.ptr, c->rel.len);
     f->rel_path = f->local_path + w->folder_len + 1;
     if (w->prefix_len) {
-        f->repo_path = join_into(strings_alloc(c->strings, w->prefix_len + c->rel.len + 2),
+        f->repo_path = join_into(hfs_arena_alloc(&c->strings->arena, w->prefix_len + c->rel.len + 2),
                                  w->prefix, w->prefix_len, c->rel.ptr, c->rel.len);
     } else {
-        f->repo_path = memcpy(strings_alloc(c->strings, c->rel.len + 1), c->rel.ptr, c->rel.len);
+        f->repo_path = memcpy(hfs_arena_alloc(&c->strings->arena, c->rel.len + 1), c->rel.ptr, c->rel.len);
         f->repo_path[c->rel.len] = '\0';
     }
     f->size = (uint64_t)st->st_size;
@@ -619,7 +577,7 @@ done:
 static void *worker(void *arg)
 {
     walker *w = arg;
-    hfs_scan_strings strings = {NULL};
+    hfs_scan_strings strings = {{NULL}};
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (w->queued == 0 && w->pending > 0)
@@ -643,7 +601,7 @@ static void *worker(void *arg)
         if (--w->pending == 0)
             pthread_cond_broadcast(&w->wake);
     }
-    strings_take(&w->strings, &strings);
+    hfs_arena_take(&w->strings.arena, &strings.arena);
     pthread_mutex_unlock(&w->lock);
     return NULL;
 }
@@ -755,7 +713,7 @@ int hfs_scan_folder(hfs_scan_result **out, const hfs_scan_options *opts)
     res->files = hfs_malloc((total ? total : 1) * sizeof(*res->files));
     assemble(res, root);
     res->strings = hfs_calloc(1, sizeof(*res->strings));
-    strings_take(res->strings, &w.strings);
+    hfs_arena_take(&res->strings->arena, &w.strings.arena);
     res->used_remote_gitignore = w.used_remote_gitignore;
     res->has_root_gitignore = w.has_root_gitignore;
     *out = res;
@@ -768,7 +726,7 @@ done:
     pthread_cond_destroy(&w.wake);
     pthread_mutex_destroy(&w.lock);
     pthread_rwlock_destroy(&w.gi_lock);
-    strings_clear(&w.strings); /* what a failed walk allocated */
+    hfs_arena_clear(&w.strings.arena); /* what a failed walk allocated */
     hfs_gitignore_free(w.gi);
     hfs_gitignore_free(w.remote_gi);
     free(w.folder_real);
@@ -782,7 +740,7 @@ void hfs_scan_result_free(hfs_scan_result *result)
     if (!result)
         return;
     if (result->strings)
-        strings_clear(result->strings);
+        hfs_arena_clear(&result->strings->arena);
     free(result->strings);
     free(result->files);
     free(result);
