@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,10 +19,9 @@
 /* libcurl's upload buffer per transfer: large enough to keep loopback and fast links busy,
  * small enough that MAX_JOBS of them stay far below the 100 MiB memory budget. */
 #define UPLOAD_BUFFER (512L * 1024L)
-#define CATCHUP_READ (1u << 20)   /* catch-up hashing reads this much at a time… */
-#define CATCHUP_BUDGET (4u << 20) /* …and at most this much per turn of the loop */
-#define PROGRESS_INTERVAL 0.1     /* seconds */
-#define POLL_MS 100               /* the longest wait before looking at `cancel` again */
+#define CATCHUP_READ (1u << 20) /* catch-up hashing reads this much at a time */
+#define PROGRESS_INTERVAL 0.1 /* seconds */
+#define POLL_MS 100 /* the longest wait before looking at `cancel` again */
 #define MAX_REDIRECTS 10
 #define BODY_CAP (64u * 1024u) /* of an answer: enough for any error message */
 
@@ -36,7 +36,7 @@ typedef struct {
     bool done;
 } part_state;
 
-typedef struct {
+typedef struct item_state {
     const hfs_lfs_upload_item *item;
     size_t index;
     item_phase phase;
@@ -49,9 +49,16 @@ typedef struct {
                    * open until the last one is gone */
     int fd;
     struct stat st; /* at open, compared again once every byte was read */
+    bool hash_good; /* every byte hashed, and the digest is the pinned one */
+    /* Shared with the catch-up thread, under the engine's hash_lock: while hash_busy the
+     * thread owns hasher and hashed; otherwise the loop may feed bytes it reads in order. */
     hfs_hasher *hasher;
-    uint64_t hashed; /* bytes [0, hashed) went through the hasher, in file order */
-    bool hash_good;  /* every byte hashed, and the digest is the pinned one */
+    uint64_t hashed;     /* bytes [0, hashed) went through the hasher, in file order */
+    uint64_t hash_limit; /* bytes [0, hash_limit) were read for sending: hashable */
+    bool hash_busy, hash_queued, hash_cancel;
+    int hash_errno;  /* the catch-up read failed (errno), or… */
+    bool hash_short; /* …found the file shorter than planned */
+    struct item_state *hash_next;
 } item_state;
 
 typedef enum { TASK_PUT, TASK_COMPLETE, TASK_VERIFY } task_kind;
@@ -103,7 +110,15 @@ struct engine {
     uint64_t bytes_done, bytes_total;
     size_t items_done;
     double last_progress;
-    unsigned char *buf; /* catch-up hashing reads */
+    /* Catch-up hashing: parts finish out of order and the hash is sequential, so bytes sent
+     * ahead of it are read again and hashed by a thread of their own, off the loop that
+     * keeps the transfers fed. */
+    pthread_t hash_thread;
+    bool hash_thread_started, hash_quit;
+    pthread_mutex_t hash_lock;
+    pthread_cond_t hash_cond;
+    item_state *hash_queue; /* items with hashable bytes, waiting for the thread */
+    unsigned char *buf;     /* the thread's reads */
 };
 
 /* ---- items ------------------------------------------------------------------------ */
@@ -115,10 +130,15 @@ static uint64_t part_length(const item_state *it, size_t p)
 }
 
 /* Closes the file once the item is over and no request of it is left. */
-static void item_release(item_state *it)
+static void item_release(engine *eng, item_state *it)
 {
     if ((it->phase != ITEM_DONE && it->phase != ITEM_FAILED) || it->tasks > 0)
         return;
+    pthread_mutex_lock(&eng->hash_lock);
+    bool held = it->hash_busy || it->hash_queued;
+    pthread_mutex_unlock(&eng->hash_lock);
+    if (held)
+        return; /* the catch-up thread lets go first; the engine's end releases it then */
     if (it->fd >= 0)
         close(it->fd);
     it->fd = -1;
@@ -132,7 +152,10 @@ static void item_finish(engine *eng, item_state *it, item_phase phase, int rc)
     eng->items_done++;
     if (eng->results)
         eng->results[it->index] = rc;
-    item_release(it);
+    pthread_mutex_lock(&eng->hash_lock);
+    it->hash_cancel = true; /* nothing left to hash for */
+    pthread_mutex_unlock(&eng->hash_lock);
+    item_release(eng, it);
 }
 
 static void item_succeed(engine *eng, item_state *it)
@@ -286,46 +309,119 @@ static ssize_t item_read(const item_state *it, void *buf, size_t len, uint64_t o
     return (ssize_t)n;
 }
 
-/* Feeds bytes [off, off+len) read for sending to the hasher when they continue it. */
-static void hash_sent(item_state *it, const void *data, uint64_t off, size_t len)
+/* Feeds bytes [off, off+len) read for sending to the hasher when they continue it and the
+ * catch-up thread is not at it. */
+static void hash_sent(engine *eng, item_state *it, const void *data, uint64_t off, size_t len)
 {
-    if (off <= it->hashed && it->hashed < off + len) {
+    pthread_mutex_lock(&eng->hash_lock);
+    if (!it->hash_busy && off <= it->hashed && it->hashed < off + len) {
         size_t skip = (size_t)(it->hashed - off);
         hfs_hasher_update(it->hasher, (const char *)data + skip, len - skip);
         it->hashed = off + len;
     }
+    pthread_mutex_unlock(&eng->hash_lock);
 }
 
-/* Hashes, by reading them again, bytes that were sent ahead of the hash (parts finish out of
- * order), never beyond what has been read for sending. Returns how many bytes it hashed,
- * or -1 when the item failed. */
-static int64_t hash_catch_up(engine *eng, item_state *it, uint64_t budget)
+/* How many bytes of the item went through the hasher. */
+static uint64_t hashed_now(engine *eng, item_state *it)
 {
-    uint64_t total = 0;
-    while (it->hashed < it->item->size && total < budget) {
-        size_t p = (size_t)(it->hashed / it->chunk);
-        const part_state *ps = &it->parts[p];
-        uint64_t limit = (uint64_t)p * it->chunk + (ps->done ? part_length(it, p) : ps->read_hi);
-        if (it->hashed >= limit)
+    pthread_mutex_lock(&eng->hash_lock);
+    uint64_t n = it->hashed;
+    pthread_mutex_unlock(&eng->hash_lock);
+    return n;
+}
+
+/* The catch-up thread: takes the items whose sent bytes ran ahead of their hash, reads those
+ * bytes again and hashes them (never beyond what was read for sending), and wakes the loop
+ * when an item's hash is whole or its file failed to read. */
+static void *hash_main(void *arg)
+{
+    engine *eng = arg;
+    pthread_mutex_lock(&eng->hash_lock);
+    for (;;) {
+        while (!eng->hash_quit && !eng->hash_queue)
+            pthread_cond_wait(&eng->hash_cond, &eng->hash_lock);
+        if (eng->hash_quit)
             break;
-        size_t want =
-            (size_t)(limit - it->hashed < CATCHUP_READ ? limit - it->hashed : CATCHUP_READ);
-        ssize_t got = item_read(it, eng->buf, want, it->hashed);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0) {
-            int rc = got < 0 ? hfs_error_set(HFS_ERROR, "cannot read %s at byte %" PRIu64 ": %s",
-                                             it->item->local_path, it->hashed, strerror(errno))
-                             : stale(it->item->local_path, "became shorter while it was being "
-                                                           "uploaded");
-            item_fail(eng, it, rc);
-            return -1;
+        item_state *it = eng->hash_queue;
+        eng->hash_queue = it->hash_next;
+        it->hash_next = NULL;
+        it->hash_queued = false;
+        it->hash_busy = true;
+        bool wake = false;
+        while (!eng->hash_quit && !it->hash_cancel && it->hashed < it->hash_limit) {
+            uint64_t from = it->hashed;
+            size_t want = (size_t)(it->hash_limit - from < CATCHUP_READ ? it->hash_limit - from
+                                                                        : CATCHUP_READ);
+            pthread_mutex_unlock(&eng->hash_lock);
+            ssize_t got;
+            const void *bytes = eng->buf;
+            if (it->item->data) {
+                bytes = (const char *)it->item->data + from;
+                got = (ssize_t)want;
+            } else {
+                do
+                    got = pread(it->fd, eng->buf, want, (off_t)from);
+                while (got < 0 && errno == EINTR);
+            }
+            if (got > 0)
+                hfs_hasher_update(it->hasher, bytes, (size_t)got);
+            pthread_mutex_lock(&eng->hash_lock);
+            if (got <= 0) {
+                it->hash_errno = got < 0 ? errno : 0;
+                it->hash_short = got == 0;
+                wake = true;
+                break;
+            }
+            it->hashed = from + (uint64_t)got;
         }
-        hfs_hasher_update(it->hasher, eng->buf, (size_t)got);
-        it->hashed += (uint64_t)got;
-        total += (uint64_t)got;
+        it->hash_busy = false;
+        wake = wake || it->hashed == it->item->size;
+        if (wake)
+            curl_multi_wakeup(eng->multi);
     }
-    return (int64_t)total;
+    pthread_mutex_unlock(&eng->hash_lock);
+    return NULL;
+}
+
+/* Tells the catch-up thread how far the item's bytes were read for sending: the parts in
+ * file order from the first one not hashed, each whole once stored or read to its end, the
+ * first one that is neither as far as it was read. Fails the item when the thread could not
+ * read it. */
+static void hash_catch_up(engine *eng, item_state *it)
+{
+    pthread_mutex_lock(&eng->hash_lock);
+    uint64_t limit = it->hashed;
+    for (size_t p = (size_t)(limit / it->chunk); p < it->n_parts; p++) {
+        const part_state *ps = &it->parts[p];
+        uint64_t len = part_length(it, p);
+        uint64_t read = ps->done ? len : ps->read_hi;
+        if ((uint64_t)p * it->chunk + read > limit)
+            limit = (uint64_t)p * it->chunk + read;
+        if (read < len)
+            break;
+    }
+    if (limit > it->hash_limit)
+        it->hash_limit = limit;
+    if (!it->hash_busy && !it->hash_queued && !it->hash_cancel && it->hashed < it->hash_limit &&
+        !it->hash_errno && !it->hash_short) {
+        it->hash_queued = true;
+        item_state **tail = &eng->hash_queue;
+        while (*tail)
+            tail = &(*tail)->hash_next;
+        *tail = it;
+        pthread_cond_signal(&eng->hash_cond);
+    }
+    int err = it->hash_errno;
+    bool shorter = it->hash_short;
+    uint64_t at = it->hashed;
+    pthread_mutex_unlock(&eng->hash_lock);
+    if (err || shorter) {
+        int rc = err ? hfs_error_set(HFS_ERROR, "cannot read %s at byte %" PRIu64 ": %s",
+                                     it->item->local_path, at, strerror(err))
+                     : stale(it->item->local_path, "became shorter while it was being uploaded");
+        item_fail(eng, it, rc);
+    }
 }
 
 /* ---- requests ---------------------------------------------------------------------- */
@@ -370,7 +466,7 @@ static void task_free(task *t)
     free(t->first_url);
     free(t->url);
     t->it->tasks--;
-    item_release(t->it);
+    item_release(t->eng, t->it);
     free(t);
 }
 
@@ -417,7 +513,7 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *ctx)
         item_fail(eng, it, rc);
         return CURL_READFUNC_ABORT;
     }
-    hash_sent(it, buf, off, (size_t)got);
+    hash_sent(eng, it, buf, off, (size_t)got);
     t->pos += (uint64_t)got;
     part_state *ps = &it->parts[t->part];
     if (t->pos > ps->read_hi) {
@@ -427,7 +523,7 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *ctx)
     /* A whole-object PUT is judged before its last bytes leave: aborted here, a changed
      * file never becomes an object on the server. */
     if (it->item->action->kind == HFS_HUB_LFS_BASIC && t->pos == t->length &&
-        it->hashed == it->item->size) {
+        hashed_now(eng, it) == it->item->size) {
         int rc = item_judge(it);
         if (rc < 0) {
             item_fail(eng, it, rc);
@@ -625,7 +721,8 @@ static void queue_complete(engine *eng, item_state *it)
 /* An item whose parts are all stored and hashed: judge it, then complete and verify. */
 static void item_advance(engine *eng, item_state *it)
 {
-    if (it->phase != ITEM_SENDING || it->parts_done < it->n_parts || it->hashed < it->item->size)
+    if (it->phase != ITEM_SENDING || it->parts_done < it->n_parts ||
+        hashed_now(eng, it) < it->item->size)
         return;
     int rc = item_judge(it);
     if (rc < 0) {
@@ -819,30 +916,19 @@ static void take_running(engine *eng, task *t)
     }
 }
 
-/* Hashes what was sent ahead and moves finished items on. True when hashing work is left
- * that could be done right away. */
-static bool advance_items(engine *eng)
+/* Hands what was sent ahead to the catch-up thread and moves finished items on. */
+static void advance_items(engine *eng)
 {
-    uint64_t budget = CATCHUP_BUDGET;
-    bool more = false;
     size_t keep = 0;
     for (size_t i = 0; i < eng->n_sending; i++) {
         item_state *it = eng->sending[i];
         if (it->phase != ITEM_SENDING)
             continue; /* dropped from the list */
         eng->sending[keep++] = it;
-        if (it->hashed < it->item->size) {
-            int64_t got = hash_catch_up(eng, it, budget);
-            if (got < 0)
-                continue;
-            budget -= (uint64_t)got;
-            if (budget == 0)
-                more = true;
-        }
+        hash_catch_up(eng, it);
         item_advance(eng, it);
     }
     eng->n_sending = keep;
-    return more;
 }
 
 static long poll_timeout(const engine *eng, double now)
@@ -925,7 +1011,8 @@ static int run(engine *eng)
         /* A finished request frees a slot (and may queue a verify or a completion): go round
          * at once to start the next one rather than waiting for socket activity or the poll
          * interval, which left slots idle for up to POLL_MS after every small file. */
-        bool busy = advance_items(eng) || finished;
+        advance_items(eng);
+        bool busy = finished;
         report(eng, false);
         if (eng->items_done == eng->n || eng->stop)
             break;
@@ -953,6 +1040,8 @@ int hfs_lfs_upload_all(int *results, hfs_hub *hub, const hfs_lfs_upload_item *it
         return hfs_error_set(HFS_EINVALID,
                              "LFS upload options: version %d is not supported (expected %d)",
                              eng.opts.version, HFS_LFS_UPLOAD_OPTIONS_VERSION);
+    pthread_mutex_init(&eng.hash_lock, NULL);
+    pthread_cond_init(&eng.hash_cond, NULL);
     if (eng.opts.jobs == 0)
         eng.opts.jobs = defaults.jobs;
     if (eng.opts.jobs > MAX_JOBS)
@@ -976,11 +1065,29 @@ int hfs_lfs_upload_all(int *results, hfs_hub *hub, const hfs_lfs_upload_item *it
         goto done;
     }
     eng.buf = hfs_malloc(CATCHUP_READ);
-    if (n > 0)
+    if (n > 0) {
+        int err = pthread_create(&eng.hash_thread, NULL, hash_main, &eng);
+        if (err) {
+            rc = hfs_error_set(HFS_ERROR, "cannot start the LFS upload: no thread for hashing: %s",
+                               strerror(err));
+            goto done;
+        }
+        eng.hash_thread_started = true;
         rc = run(&eng);
+    }
     report(&eng, true);
 
 done:
+    if (eng.hash_thread_started) {
+        pthread_mutex_lock(&eng.hash_lock);
+        eng.hash_quit = true;
+        pthread_cond_signal(&eng.hash_cond);
+        pthread_mutex_unlock(&eng.hash_lock);
+        pthread_join(eng.hash_thread, NULL);
+    }
+    for (item_state *it = eng.hash_queue; it; it = it->hash_next)
+        it->hash_queued = false;
+    eng.hash_queue = NULL;
     /* Whatever is still in flight is abandoned; its items did not finish. */
     eng.stop = true;
     reap(&eng);
@@ -988,6 +1095,8 @@ done:
         item_state *it = &eng.items[i];
         if (it->phase != ITEM_DONE && it->phase != ITEM_FAILED)
             item_finish(&eng, it, ITEM_FAILED, HFS_ERROR);
+        it->hash_busy = false;
+        item_release(&eng, it); /* those the catch-up thread held */
         for (size_t p = 0; it->parts && p < it->n_parts; p++)
             free(it->parts[p].etag);
         free(it->parts);
@@ -1000,6 +1109,8 @@ done:
     free(eng.order);
     free(eng.sending);
     free(eng.buf);
+    pthread_cond_destroy(&eng.hash_cond);
+    pthread_mutex_destroy(&eng.hash_lock);
     if (rc < 0 && eng.first_msg)
         hfs_error_set(rc, "%s", eng.first_msg); /* the first failure, not the last words */
     free(eng.first_msg);

@@ -97,10 +97,11 @@ typedef struct {
     int calls;
     bool went_back; /* bytes_done ever decreased */
     /* When set: once bytes_done reaches `at_bytes`, overwrite `len` bytes of `path` at
-     * `offset` (once), or set `cancel`. */
+     * `offset` (or cut it to `offset` bytes when `truncate`) (once), or set `cancel`. */
     const char *path;
     uint64_t at_bytes, offset;
     size_t len;
+    bool truncate;
     volatile int *cancel;
     bool fired;
 } progress_log;
@@ -117,7 +118,10 @@ static void on_progress(void *ctx, const hfs_lfs_upload_progress *p)
     log->fired = true;
     if (log->cancel)
         *log->cancel = 1;
-    if (log->path) {
+    if (log->path && log->truncate) {
+        if (truncate(log->path, (off_t)log->offset) != 0)
+            tap_diag("cannot truncate %s", log->path);
+    } else if (log->path) {
         int fd = open(log->path, O_WRONLY);
         char junk[4096];
         memset(junk, '#', sizeof(junk));
@@ -716,6 +720,37 @@ static void test_changed_files(fakehub *storage, hfs_hub *hub)
     error_has("during-multi.bin changed while it was being uploaded", "... naming the file");
     fh_check(storage, "every part arrived, and no completion was sent");
 
+    /* Cut short once every part was read for sending, while the first part's answer (and so
+     * the hash of the parts behind it, read again) is still to come: not completed. */
+    test_file cut = make_file("cut-multi.bin", 40000, 16, false);
+    hfs_hub_lfs_action cm;
+    char *cut_base = hfs_sprintf("%s/cm", fakehub_url(storage));
+    action_multipart(&cm, &cut, 10000, cut_base, NULL);
+    for (int p = 1; p <= 4; p++) {
+        char *t = hfs_sprintf("/cm?part=%d", p);
+        char *etag = hfs_sprintf("ETag: \"c%d\"", p);
+        fakehub_expect_paced(storage,
+                             &(fh_exchange){"PUT", t, NULL, no_auth, NULL, 200,
+                                            (const char *const[]){etag, NULL}, NULL},
+                             &(fh_pacing){.any_order = true, .delay_ms = p == 1 ? 400 : 0});
+        free(t);
+        free(etag);
+    }
+    progress_log clog = {.path = cut.path, .at_bytes = cut.size, .offset = 5000, .truncate = true};
+    hfs_lfs_upload_item citem = item_for(&cut, &cm);
+    hfs_lfs_upload_options co = options(8, &clog);
+    tap_is_int(hfs_lfs_upload_all(&result, hub, &citem, 1, &co), HFS_ESTALE,
+               "cut short during a multipart upload: HFS_ESTALE");
+    tap_ok(clog.fired, "... (the file was cut while its parts were under way)");
+    error_has("cut-multi.bin", "... naming the file");
+    tap_ok(strstr(hfs_error_last(), "became shorter while it was being uploaded") ||
+               strstr(hfs_error_last(), "changed while it was being uploaded"),
+           "... as a file that changed during the upload: %s", hfs_error_last());
+    fh_check(storage, "every part arrived, and no completion was sent");
+
+    free(cut_base);
+    hfs_hub_lfs_action_clear(&cm);
+    file_free(&cut);
     free(h1);
     free(h2);
     free(h3);
