@@ -531,7 +531,8 @@ static int parse_header(hubd_commit_body *out, hubd_refusal *why, json_t *value)
 
 /* The content of a "file" line: inline (base64 or utf-8), or the old file of a rename. */
 static int file_line(hubd_op *op, hubd_refusal *why, const hubd_commit_hooks *hooks, json_t *value,
-                     const char *old_path, unsigned line_no)
+                     const char *old_path, const char *lifted_content, size_t lifted_len,
+                     unsigned line_no)
 {
     json_t *content = json_object_get(value, "content");
     const char *enc = json_string_value(json_object_get(value, "encoding"));
@@ -554,6 +555,8 @@ static int file_line(hubd_op *op, hubd_refusal *why, const hubd_commit_hooks *ho
         return refuse(why, 400, NULL);
     }
     bool base64 = !enc || strcmp(enc, "base64") == 0;
+    if (lifted_content) /* cut out of the line before parsing: its bytes are its value */
+        return decode_content(op, why, hooks, lifted_content, lifted_len, base64, line_no);
     return decode_content(op, why, hooks, json_string_value(content), json_string_length(content),
                           base64, line_no);
 }
@@ -596,7 +599,8 @@ static int lfs_line(hubd_op *op, hubd_refusal *why, const hubd_commit_hooks *hoo
 
 /* One operation line (after the header) appended to out->ops. */
 static int op_line(hubd_commit_body *out, hubd_refusal *why, const hubd_commit_hooks *hooks,
-                   const char *k, json_t *value, unsigned line_no)
+                   const char *k, json_t *value, const char *lifted_content, size_t lifted_len,
+                   unsigned line_no)
 {
     if (out->n_ops >= COMMIT_MAX_OPS) {
         hfs_error_set(HFS_ELIMIT, "commit line %u: more than %d operations in one commit; split it",
@@ -637,7 +641,7 @@ static int op_line(hubd_commit_body *out, hubd_refusal *why, const hubd_commit_h
     }
     int rc = 0;
     if (cur->kind == HUBD_OP_FILE)
-        rc = file_line(cur, why, hooks, value, old_path, line_no);
+        rc = file_line(cur, why, hooks, value, old_path, lifted_content, lifted_len, line_no);
     else if (cur->kind == HUBD_OP_LFS_FILE)
         rc = lfs_line(cur, why, hooks, value, line_no);
     if (rc < 0)
@@ -652,12 +656,122 @@ static int op_line(hubd_commit_body *out, hubd_refusal *why, const hubd_commit_h
     return 0;
 }
 
+/* ---- a file line's content, lifted out before jansson ----------------------------------
+ * jansson reads a string byte by byte into a growing buffer: for a line carrying megabytes of
+ * base64 that was most of a commit's time. So a long "content" made only of base64 characters
+ * (a JSON string with nothing to unescape: its value is its bytes) is cut out of the line,
+ * jansson parses the rest, and the content is taken from the line as it is. Only when the
+ * line's shape leaves no doubt which string jansson would have given as value.content. */
+
+#define LIFT_MIN 4096 /* shorter contents are not worth the scan */
+
+bool hubd_commit_lift = true;
+
+static bool is_base64_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/' || c == '=';
+}
+
+/* The end of the string whose opening quote is at s[i] (the index of its closing quote), and
+ * whether it holds a backslash; false when it does not end. */
+static bool string_end(const char *s, size_t n, size_t i, size_t *end, bool *escaped)
+{
+    *escaped = false;
+    for (size_t j = i + 1; j < n;) {
+        const char *q = memchr(s + j, '"', n - j);
+        if (!q)
+            return false;
+        size_t e = (size_t)(q - s), b = e;
+        while (b > i + 1 && s[b - 1] == '\\')
+            b--;
+        if (memchr(s + i + 1, '\\', e - (i + 1)))
+            *escaped = true;
+        if (((e - b) & 1) == 0) {
+            *end = e;
+            return true;
+        }
+        j = e + 1;
+    }
+    return false;
+}
+
+static size_t skip_space(const char *s, size_t n, size_t i)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+        i++;
+    return i;
+}
+
+/* Finds the one long plain-base64 string that is value.content of the line's object: the
+ * object's one "value" member is an object with one "content" member, and no key anywhere
+ * is written with escapes (so a key's bytes are its name). */
+bool hubd_commit_content_span(const char *s, size_t n, size_t *at, size_t *len)
+{
+    *at = *len = 0;
+    size_t i = skip_space(s, n, 0);
+    if (i >= n || s[i] != '{')
+        return false;
+    int depth = 0;
+    bool in_value = false; /* inside value's object (depth 2) */
+    int values = 0, contents = 0;
+    const char *key = NULL; /* the last key at depth 1 */
+    size_t key_len = 0;
+    for (; i < n; i++) {
+        char c = s[i];
+        if (c == '{' || c == '[') {
+            depth++;
+            if (depth == 2)
+                in_value = c == '{' && key && key_len == 5 && memcmp(key, "value", 5) == 0;
+        } else if (c == '}' || c == ']') {
+            if (depth == 2)
+                in_value = false;
+            depth--;
+        } else if (c == '"') {
+            size_t end;
+            bool escaped;
+            if (!string_end(s, n, i, &end, &escaped))
+                return false;
+            size_t next = skip_space(s, n, end + 1);
+            bool is_key = next < n && s[next] == ':';
+            if (is_key && escaped)
+                return false;
+            if (is_key && depth == 1) {
+                key = s + i + 1;
+                key_len = end - i - 1;
+                if (key_len == 5 && memcmp(key, "value", 5) == 0 && ++values > 1)
+                    return false;
+            } else if (is_key && depth == 2 && in_value && end - i - 1 == 7 &&
+                       memcmp(s + i + 1, "content", 7) == 0) {
+                if (++contents > 1)
+                    return false;
+                size_t v = skip_space(s, n, next + 1);
+                size_t v_end;
+                bool v_escaped;
+                if (v < n && s[v] == '"' && string_end(s, n, v, &v_end, &v_escaped) &&
+                    !v_escaped && v_end - v - 1 >= LIFT_MIN) {
+                    *at = v + 1;
+                    *len = v_end - v - 1;
+                    next = v_end; /* the loop goes on after the string */
+                }
+            }
+            i = is_key ? next : end;
+        }
+    }
+    if (contents != 1 || *len == 0)
+        return false;
+    for (size_t k = 0; k < *len; k++)
+        if (!is_base64_char((unsigned char)s[*at + k]))
+            return false;
+    return true;
+}
+
 int hubd_parse_commit(hubd_commit_body *out, hubd_refusal *why, const char *data, size_t len,
                       int fd, const hubd_commit_hooks *hooks)
 {
     static const hubd_commit_hooks no_hooks = {0};
     line_reader r = {.mem = data, .mem_len = len, .fd = fd};
-    hfs_buf line = HFS_BUF_INIT;
+    hfs_buf line = HFS_BUF_INIT, rest = HFS_BUF_INIT;
     bool have_header = false;
     json_t *doc = NULL;
     int rc = 0;
@@ -686,7 +800,19 @@ int hubd_parse_commit(hubd_commit_body *out, hubd_refusal *why, const char *data
             continue; /* blank lines (and the trailing newline) carry nothing */
         json_error_t err;
         json_decref(doc);
-        doc = json_loadb(line.ptr, line.len, 0, &err);
+        doc = NULL;
+        size_t lift_at = 0, lift_len = 0;
+        if (hubd_commit_lift && line.len >= LIFT_MIN &&
+            hubd_commit_content_span(line.ptr, line.len, &lift_at, &lift_len)) {
+            hfs_buf_clear(&rest);
+            hfs_buf_add(&rest, line.ptr, lift_at);
+            hfs_buf_add(&rest, line.ptr + lift_at + lift_len, line.len - lift_at - lift_len);
+            doc = json_loadb(rest.ptr, rest.len, 0, &err);
+        }
+        if (!doc) { /* not lifted, or (for the message's column) not valid: the whole line */
+            lift_len = 0;
+            doc = json_loadb(line.ptr, line.len, 0, &err);
+        }
         json_t *key = doc ? json_object_get(doc, "key") : NULL;
         json_t *value = doc ? json_object_get(doc, "value") : NULL;
         if (!doc) {
@@ -720,7 +846,8 @@ int hubd_parse_commit(hubd_commit_body *out, hubd_refusal *why, const char *data
             have_header = true;
             continue;
         }
-        if ((rc = op_line(out, why, hooks, k, value, r.line_no)) < 0)
+        if ((rc = op_line(out, why, hooks, k, value, lift_len ? line.ptr + lift_at : NULL, lift_len,
+                          r.line_no)) < 0)
             goto done;
     }
     if (!have_header) {
@@ -731,6 +858,7 @@ int hubd_parse_commit(hubd_commit_body *out, hubd_refusal *why, const char *data
 done:
     json_decref(doc);
     hfs_buf_free(&line);
+    hfs_buf_free(&rest);
     free(r.buf);
     return rc;
 }

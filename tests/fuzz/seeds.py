@@ -289,6 +289,15 @@ def handwritten():
                                      "size": 12582912, "oldPath": "v.bin"}},
         {"key": "deletedFile", "value": {"path": "gone.txt"}},
         {"key": "deletedFolder", "value": {"path": "logs/"}}]))
+    # Long base64 contents, lifted out of their lines before jansson (and shapes that are not).
+    b64 = "QUJD" * 1500
+    add("hubd_commit", "\n".join(json.dumps(x) for x in [
+        {"key": "header", "value": {"summary": "s"}},
+        {"key": "file", "value": {"path": "a.bin", "content": b64, "encoding": "base64"}},
+        {"value": {"content": b64, "path": "b.bin"}, "key": "file"},
+        {"key": "file", "value": {"content": b64, "path": "c.bin", "content": "aGk="}},
+        {"key": "file", "other": {"content": b64}, "value": {"path": "d.txt", "content": b64,
+                                                             "encoding": "utf-8"}}]))
     add("hubd_lfs_batch", json.dumps({"operation": "download", "objects": [
         {"oid": OID, "size": 1}, {"oid": "XYZ", "size": -1}, {"size": 3}]}))
     add("hubd_lfs_batch", json.dumps({"operation": "upload", "transfers": ["basic", "multipart",

@@ -1,6 +1,7 @@
 /* Fuzz target: the local hub's NDJSON commit parser (header line, file / lfsFile /
  * deletedFile / deletedFolder lines, renames), reading the body from memory and, as a large
- * body is, from a spool file: both readers must agree. */
+ * body is, from a spool file: both readers must agree, and so must parsing with and without
+ * lifting long base64 contents out of their lines. */
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -63,6 +64,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (fd >= 0)
         close(fd);
+
+    /* A long base64 content lifted out of its line before jansson: the same as jansson alone. */
+    hubd_commit_body plain;
+    hubd_refusal why_plain = {0};
+    hubd_commit_lift = false;
+    int rc_plain = parse(&plain, &why_plain, data, size, -1);
+    hubd_commit_lift = true;
+    if (rc_plain != rc_mem || why_plain.status != why_mem.status || plain.n_ops != mem.n_ops)
+        abort();
+    for (size_t i = 0; i < mem.n_ops; i++) {
+        const hubd_op *x = &mem.ops[i], *y = &plain.ops[i];
+        if (x->kind != y->kind || strcmp(x->path, y->path) || x->content_len != y->content_len ||
+            (x->content_fd < 0 && x->content_len &&
+             memcmp(x->content, y->content, x->content_len)))
+            abort();
+    }
+    hubd_commit_body_clear(&plain);
     hubd_commit_body_clear(&mem);
     return 0;
 }
