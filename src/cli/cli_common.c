@@ -82,6 +82,8 @@ int hfs_cli_load_manifest(hfs_manifest **out, const char *path)
         fprintf(stderr, "%s\n", line);
         free(line);
     }
+    if (diags.dropped)
+        fprintf(stderr, "%s: %zu more problems not shown\n", diags.items[0].file, diags.dropped);
     hfs_diag_list_free(&diags);
     return rc != 0 ? HFS_EXIT_ERROR : HFS_EXIT_OK;
 }

@@ -7,30 +7,6 @@
 
 #include "cli.h"
 
-/* Load the manifest, printing every problem the way `hfsync validate` does. */
-static int load_manifest(hfs_manifest **out, const char *path)
-{
-    hfs_diag_list diags = HFS_DIAG_LIST_INIT;
-    int rc = hfs_manifest_load(out, path, &diags);
-    if (rc != 0 && diags.count == 0) {
-        hfs_diag_list_free(&diags);
-        return hfs_cli_fail(rc);
-    }
-    if (rc != 0) {
-        for (size_t i = 0; i < diags.count; i++) {
-            char *line = hfs_diag_format(&diags.items[i]);
-            fprintf(stderr, "%s\n", line);
-            free(line);
-        }
-        if (diags.dropped)
-            fprintf(stderr, "%s: %zu more problems not shown\n", diags.items[0].file,
-                    diags.dropped);
-        hfs_diag_list_free(&diags);
-        return HFS_EXIT_ERROR;
-    }
-    return HFS_EXIT_OK;
-}
-
 /* Progress goes to stderr, one line rewritten in place: stdout carries only the plan. */
 static void show_progress(void *ctx, const hfs_plan_progress *p)
 {
@@ -59,7 +35,7 @@ static int run_plan(const hfs_cli_cmd *cmd, hfs_cli_args *args)
     if (!hfs_cli_int(cmd, args, "jobs", 1, 1024, &jobs, &exit_code))
         return exit_code;
 
-    exit_code = load_manifest(&m, manifest_path ? manifest_path : "hfsync.yaml");
+    exit_code = hfs_cli_load_manifest(&m, manifest_path);
     if (exit_code != HFS_EXIT_OK)
         goto done;
     size_t n_syncs;
