@@ -99,17 +99,8 @@ static int check_limits(const hfs_plan_sync *s)
         return 0;
     for (size_t c = 0; c < s->n_commits; c++) {
         uint64_t bytes = inline_bytes(&s->commits[c]);
-        if (bytes > HFS_GROUP_MAX_INLINE_BYTES) {
-            char human[32];
-            hfs_human_size(human, sizeof(human), bytes);
-            return hfs_error_set(HFS_ELIMIT,
-                                 "sync %s: commit %zu of %zu carries %s of regular files inline, "
-                                 "more than the 100 MiB one commit may hold (the hub times out): "
-                                 "set `commit: {strategy: large}` (or multi) and plan again; "
-                                 "for a one-shot upload, `hfsync upload-large-folder` commits "
-                                 "in groups",
-                                 s->name, c + 1, s->n_commits, human);
-        }
+        if (bytes > HFS_GROUP_MAX_INLINE_BYTES)
+            return hfs_group_inline_refusal(s->name, c + 1, s->n_commits, bytes);
     }
     return 0;
 }

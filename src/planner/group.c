@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "common/util.h"
 
 static bool would_overflow(const hfs_commit_group *g, const hfs_op *op, const hfs_group_settings *s,
@@ -81,4 +82,27 @@ void hfs_group_result_clear(hfs_group_result *g)
         free(g->groups[i].ops);
     free(g->groups);
     memset(g, 0, sizeof(*g));
+}
+
+int hfs_group_inline_refusal(const char *sync, size_t commit, size_t n_commits, uint64_t bytes)
+{
+    char human[32], cap[32];
+    hfs_human_size(human, sizeof(human), bytes);
+    hfs_human_size(cap, sizeof(cap), HFS_GROUP_MAX_INLINE_BYTES);
+    return hfs_error_set(HFS_ELIMIT,
+                         "sync %s: commit %zu of %zu carries %s of regular files inline, more "
+                         "than the %s (100 MiB) one commit may hold (the hub times out): set "
+                         "`commit: {strategy: large}` (or multi) and plan again; for a one-shot "
+                         "upload, `hfsync upload-large-folder` commits in groups",
+                         sync, commit, n_commits, human, cap);
+}
+
+int hfs_group_check_inline(const hfs_group_result *g, const char *sync, bool over_git)
+{
+    if (over_git)
+        return 0;
+    for (size_t i = 0; i < g->n_groups; i++)
+        if (g->groups[i].inline_bytes > HFS_GROUP_MAX_INLINE_BYTES)
+            return hfs_group_inline_refusal(sync, i + 1, g->n_groups, g->groups[i].inline_bytes);
+    return 0;
 }

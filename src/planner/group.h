@@ -42,4 +42,13 @@ typedef struct {
 int hfs_group(hfs_group_result *out, const hfs_op *ops, size_t n_ops, const hfs_group_settings *s);
 void hfs_group_result_clear(hfs_group_result *g);
 
+/* The refusal of commit `commit` (1-based) of `n_commits` of sync `sync`, which carries `bytes`
+ * of regular files inline, more than HFS_GROUP_MAX_INLINE_BYTES: HFS_ELIMIT, saying what to
+ * do instead. The planner says it before anything is uploaded; apply again for a saved plan. */
+int hfs_group_inline_refusal(const char *sync, size_t commit, size_t n_commits, uint64_t bytes);
+
+/* Over the commit endpoint (not git, where a commit is a push), the first group that carries
+ * more than HFS_GROUP_MAX_INLINE_BYTES inline (only `single` makes one) is refused as above. */
+int hfs_group_check_inline(const hfs_group_result *g, const char *sync, bool over_git);
+
 #endif

@@ -375,6 +375,8 @@ static int plan_sync(hfs_plan *plan, hfs_hub *hub, cache_loader *loader, const c
     hfs_group_settings gs = {sync->commit.strategy, sync->commit.max_files, sync->commit.max_bytes,
                              0};
     rc = hfs_group(&groups, diff.ops, diff.n_ops, &gs);
+    if (rc == 0)
+        rc = hfs_group_check_inline(&groups, sync->name, sync->transport == HFS_TRANSPORT_GIT);
     if (rc < 0)
         goto done;
     hfs_plan_sync_input in = {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "common/util.h"
 
 #define MIB (1024ull * 1024)
@@ -86,6 +87,19 @@ int main(void)
     tap_ok(g.n_groups == 2 && g.groups[0].n_ops == 10 && g.groups[0].inline_bytes == 100 * MIB &&
                g.groups[1].n_ops == 1,
            "100 MiB of inline content per commit by default");
+    tap_is_int(hfs_group_check_inline(&g, "s", false), 0, "... which the commit endpoint takes");
+    hfs_group_result_clear(&g);
+
+    /* `single` puts the 110 MiB in one commit: the plan refuses it over HTTP, not over git. */
+    hfs_group(&g, inl, 11, &single);
+    tap_ok(g.n_groups == 1 && g.groups[0].inline_bytes == 110 * MIB, "single: one commit");
+    tap_is_int(hfs_group_check_inline(&g, "models", false), HFS_ELIMIT,
+               "... over 100 MiB inline: HFS_ELIMIT");
+    tap_ok(strstr(hfs_error_last(), "sync models: commit 1 of 1 carries 115.3 MB of regular "
+                                    "files inline, more than the 104.9 MB (100 MiB)") &&
+               strstr(hfs_error_last(), "`commit: {strategy: large}`"),
+           "... naming the sync, the commit, the bytes and what to set: %s", hfs_error_last());
+    tap_is_int(hfs_group_check_inline(&g, "models", true), 0, "... over git a push carries it");
     hfs_group_result_clear(&g);
 
     hfs_group(&g, ops, n, &files2);

@@ -198,6 +198,31 @@ mkdir -p "$W/clash/a.txt" && printf 'x' >"$W/clash/a.txt/inside"
 sed 's/insync/insync/; s/same:/clash:/; s#\./insync#./clash#' insync.yaml >clash.yaml
 limit_case "file/folder clash" clash.yaml "both a file and a folder"
 
+# More than 100 MiB of regular files inline in one commit (strategy single): refused by the
+# plan, not at apply; over git a commit is a push, and `large` groups them.
+mkdir -p "$W/inline"
+python3 -c "
+for i in range(12): open('inline/t%02d.txt' % i, 'w').write(('line %02d of text\n' % i) * 590000)"
+cat >inline.yaml <<'EOF'
+version: 1
+syncs:
+  inline:
+    repo_id: alice/inline
+    create: {}
+    folder_path: ./inline
+EOF
+limit_case "100 MiB inline per commit" inline.yaml \
+    "sync inline: commit 1 of 1 carries 113.3 MB of regular files inline, more than the 104.9 MB"
+expect_contains "$("$HFSYNC" plan -f inline.yaml 2>&1)" "strategy: large" "... saying what to set"
+sed 's#folder_path: ./inline#folder_path: ./inline\n    transport: git#' inline.yaml >inline-git.yaml
+"$HFSYNC" plan -q -f inline-git.yaml --detailed-exitcode >/dev/null 2>&1
+expect_eq "$?" 2 "... over git the same files plan (one push)"
+sed 's#folder_path: ./inline#folder_path: ./inline\n    commit: {strategy: large}#' inline.yaml >inline-large.yaml
+"$HFSYNC" plan -f inline-large.yaml --detailed-exitcode >inline-large.txt 2>&1
+expect_eq "$?" 2 "... and with strategy large they plan in commits of at most 100 MiB"
+expect_contains "$(cat inline-large.txt)" "2 commits" "... two of them"
+rm -rf "$W/inline"
+
 # --- missing repo, missing revision, sync selection ---------------------------------------
 mkdir -p "$W/fresh/w" && printf 'hello\n' >"$W/fresh/hello.txt" && bytes 7 100 >"$W/fresh/w/x.bin"
 cat >missing.yaml <<'EOF'
