@@ -136,6 +136,10 @@ def timed(cmd, log_path, cwd=None, env=None, timeout=3600, stdout_path=None):
     the log."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     rss_path = log_path.with_suffix(".rss")
+    # Every run starts with nothing left to write back: a run that follows one that wrote
+    # gigabytes (an upload's store, git's copies) would otherwise wait on that run's writeback
+    # in every fsync, and the tool that comes first in a repetition would pay for the last.
+    os.sync()
     with open(log_path, "w") as log, open(stdout_path or os.devnull, "w") as out:
         t0 = time.monotonic()
         p = subprocess.Popen([str(c) for c in (LAUNCHER, rss_path, *cmd)], cwd=cwd, env=env,

@@ -112,6 +112,7 @@ def write_results(path, benches, records, meta):
     lines = [f"# Benchmarks{' (quick: 1/20 scale)' if meta['quick'] else ''}", "",
              f"Produced by `{meta['command']}` on {meta['date']}: {meta['reps']} repetitions "
              "per tool, the tools of a benchmark alternating (A B C A B C …) in the same run; "
+             "each timed run starts after `sync` (no writeback of an earlier run pending); "
              "median and min – max of the wall times; peak RSS is the largest of the repetitions "
              "(the tool's own process, from wait4(); for a pipeline of several programs, the "
              "largest of them).", "", "## Machine", ""]
