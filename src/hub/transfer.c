@@ -56,8 +56,7 @@ typedef struct item_state {
     uint64_t hashed;     /* bytes [0, hashed) went through the hasher, in file order */
     uint64_t hash_limit; /* bytes [0, hash_limit) were read for sending: hashable */
     bool hash_busy, hash_queued, hash_cancel;
-    int hash_errno;  /* the catch-up read failed (errno), or… */
-    bool hash_short; /* …found the file shorter than planned */
+    int hash_error; /* the catch-up read failed: its errno, or -1 when the file was shorter */
     struct item_state *hash_next;
 } item_state;
 
@@ -355,21 +354,14 @@ static void *hash_main(void *arg)
                                                                         : CATCHUP_READ);
             pthread_mutex_unlock(&eng->hash_lock);
             ssize_t got;
-            const void *bytes = eng->buf;
-            if (it->item->data) {
-                bytes = (const char *)it->item->data + from;
-                got = (ssize_t)want;
-            } else {
-                do
-                    got = pread(it->fd, eng->buf, want, (off_t)from);
-                while (got < 0 && errno == EINTR);
-            }
+            do
+                got = item_read(it, eng->buf, want, from);
+            while (got < 0 && errno == EINTR);
             if (got > 0)
-                hfs_hasher_update(it->hasher, bytes, (size_t)got);
+                hfs_hasher_update(it->hasher, eng->buf, (size_t)got);
             pthread_mutex_lock(&eng->hash_lock);
             if (got <= 0) {
-                it->hash_errno = got < 0 ? errno : 0;
-                it->hash_short = got == 0;
+                it->hash_error = got < 0 ? errno : -1;
                 wake = true;
                 break;
             }
@@ -403,8 +395,8 @@ static void hash_catch_up(engine *eng, item_state *it)
     }
     if (limit > it->hash_limit)
         it->hash_limit = limit;
-    if (!it->hash_busy && !it->hash_queued && !it->hash_cancel && it->hashed < it->hash_limit &&
-        !it->hash_errno && !it->hash_short) {
+    if (!it->hash_busy && !it->hash_queued && !it->hash_cancel && !it->hash_error &&
+        it->hashed < it->hash_limit) {
         it->hash_queued = true;
         item_state **tail = &eng->hash_queue;
         while (*tail)
@@ -412,14 +404,14 @@ static void hash_catch_up(engine *eng, item_state *it)
         *tail = it;
         pthread_cond_signal(&eng->hash_cond);
     }
-    int err = it->hash_errno;
-    bool shorter = it->hash_short;
+    int err = it->hash_error;
     uint64_t at = it->hashed;
     pthread_mutex_unlock(&eng->hash_lock);
-    if (err || shorter) {
-        int rc = err ? hfs_error_set(HFS_ERROR, "cannot read %s at byte %" PRIu64 ": %s",
-                                     it->item->local_path, at, strerror(err))
-                     : stale(it->item->local_path, "became shorter while it was being uploaded");
+    if (err) {
+        int rc = err > 0 ? hfs_error_set(HFS_ERROR, "cannot read %s at byte %" PRIu64 ": %s",
+                                         it->item->local_path, at, strerror(err))
+                         : stale(it->item->local_path, "became shorter while it was being "
+                                                       "uploaded");
         item_fail(eng, it, rc);
     }
 }
@@ -1095,8 +1087,7 @@ done:
         item_state *it = &eng.items[i];
         if (it->phase != ITEM_DONE && it->phase != ITEM_FAILED)
             item_finish(&eng, it, ITEM_FAILED, HFS_ERROR);
-        it->hash_busy = false;
-        item_release(&eng, it); /* those the catch-up thread held */
+        item_release(&eng, it); /* those the catch-up thread held (it has stopped) */
         for (size_t p = 0; it->parts && p < it->n_parts; p++)
             free(it->parts[p].etag);
         free(it->parts);

@@ -677,7 +677,6 @@ static bool is_base64_char(unsigned char c)
  * whether it holds a backslash; false when it does not end. */
 static bool string_end(const char *s, size_t n, size_t i, size_t *end, bool *escaped)
 {
-    *escaped = false;
     for (size_t j = i + 1; j < n;) {
         const char *q = memchr(s + j, '"', n - j);
         if (!q)
@@ -685,10 +684,9 @@ static bool string_end(const char *s, size_t n, size_t i, size_t *end, bool *esc
         size_t e = (size_t)(q - s), b = e;
         while (b > i + 1 && s[b - 1] == '\\')
             b--;
-        if (memchr(s + i + 1, '\\', e - (i + 1)))
-            *escaped = true;
-        if (((e - b) & 1) == 0) {
+        if (((e - b) & 1) == 0) { /* not escaped by an odd run of backslashes */
             *end = e;
+            *escaped = memchr(s + i + 1, '\\', e - (i + 1)) != NULL;
             return true;
         }
         j = e + 1;

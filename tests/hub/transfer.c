@@ -638,6 +638,22 @@ static void test_refusals(fakehub *storage, hfs_hub *hub)
 
 /* ---- files that change --------------------------------------------------------------- */
 
+/* PUTs of parts 1..n to TARGET?part=N, in any order, each answered with its ETag; part `slow`
+ * answers 400 ms late. */
+static void expect_parts(fakehub *storage, const char *target, int n, int slow)
+{
+    for (int p = 1; p <= n; p++) {
+        char *t = hfs_sprintf("%s?part=%d", target, p);
+        char *etag = hfs_sprintf("ETag: \"p%d\"", p);
+        fakehub_expect_paced(storage,
+                             &(fh_exchange){"PUT", t, NULL, no_auth, NULL, 200,
+                                            (const char *const[]){etag, NULL}, NULL},
+                             &(fh_pacing){.any_order = true, .delay_ms = p == slow ? 400 : 0});
+        free(t);
+        free(etag);
+    }
+}
+
 static void test_changed_files(fakehub *storage, hfs_hub *hub)
 {
     /* Changed before the upload: another size (nothing sent), or the same size with other
@@ -702,16 +718,7 @@ static void test_changed_files(fakehub *storage, hfs_hub *hub)
     hfs_hub_lfs_action m;
     char *base = hfs_sprintf("%s/dm", fakehub_url(storage));
     action_multipart(&m, &mp, 10000, base, NULL);
-    for (int p = 1; p <= 4; p++) {
-        char *t = hfs_sprintf("/dm?part=%d", p);
-        char *etag = hfs_sprintf("ETag: \"p%d\"", p);
-        fakehub_expect_paced(storage,
-                             &(fh_exchange){"PUT", t, NULL, no_auth, NULL, 200,
-                                            (const char *const[]){etag, NULL}, NULL},
-                             &(fh_pacing){.any_order = true, .delay_ms = p == 4 ? 400 : 0});
-        free(t);
-        free(etag);
-    }
+    expect_parts(storage, "/dm", 4, 4);
     progress_log mlog = {.path = mp.path, .at_bytes = mp.size, .offset = 0, .len = 10};
     hfs_lfs_upload_item mitem = item_for(&mp, &m);
     hfs_lfs_upload_options mo = options(8, &mlog);
@@ -726,16 +733,7 @@ static void test_changed_files(fakehub *storage, hfs_hub *hub)
     hfs_hub_lfs_action cm;
     char *cut_base = hfs_sprintf("%s/cm", fakehub_url(storage));
     action_multipart(&cm, &cut, 10000, cut_base, NULL);
-    for (int p = 1; p <= 4; p++) {
-        char *t = hfs_sprintf("/cm?part=%d", p);
-        char *etag = hfs_sprintf("ETag: \"c%d\"", p);
-        fakehub_expect_paced(storage,
-                             &(fh_exchange){"PUT", t, NULL, no_auth, NULL, 200,
-                                            (const char *const[]){etag, NULL}, NULL},
-                             &(fh_pacing){.any_order = true, .delay_ms = p == 1 ? 400 : 0});
-        free(t);
-        free(etag);
-    }
+    expect_parts(storage, "/cm", 4, 1);
     progress_log clog = {.path = cut.path, .at_bytes = cut.size, .offset = 5000, .truncate = true};
     hfs_lfs_upload_item citem = item_for(&cut, &cm);
     hfs_lfs_upload_options co = options(8, &clog);

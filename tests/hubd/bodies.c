@@ -2,6 +2,7 @@
  * out of its line before jansson parses the rest: every body is parsed with and without that
  * shortcut, and both must give the same operations, contents, refusals and messages. */
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -109,6 +110,23 @@ static void same(const char *body, const char *name, int lifts, int want_rc,
     outcome_free(&b);
 }
 
+#define HEADER "{\"key\":\"header\",\"value\":{\"summary\":\"s\"}}\n"
+
+/* same() on a body of the header line and one line made from fmt. */
+static void __attribute__((format(printf, 6, 7)))
+check(const char *name, int lifts, int want_rc, const char *want_content, const char *want_message,
+      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *line = hfs_vsprintf(fmt, ap);
+    va_end(ap);
+    char *body = hfs_sprintf(HEADER "%s", line);
+    same(body, name, lifts, want_rc, want_content, want_message);
+    free(body);
+    free(line);
+}
+
 /* base64 of `n` bytes of `c` (so the decoded content is easy to look for) */
 static char *b64_of(char c, size_t n, char **plain)
 {
@@ -120,8 +138,6 @@ static char *b64_of(char c, size_t n, char **plain)
     return (char *)text;
 }
 
-#define HEADER "{\"key\":\"header\",\"value\":{\"summary\":\"s\"}}\n"
-
 int main(void)
 {
     char *pa, *pb;
@@ -130,90 +146,74 @@ int main(void)
     char *big_plain;
     char *big = b64_of('z', 3u << 20, &big_plain); /* past the in-memory limit: spooled */
 
-    char *body = hfs_sprintf(HEADER "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":"
-                                    "\"a.bin\",\"encoding\":\"base64\"}}\n",
-                             a);
-    same(body, "a plain file line", 1, 0, pa, NULL);
-    free(body);
+    check("a plain file line", 1, 0, pa, NULL,
+          "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":"
+          "\"a.bin\",\"encoding\":\"base64\"}}\n",
+          a);
 
-    body = hfs_sprintf(HEADER "{\"value\":{\"path\":\"big.bin\",\"encoding\":\"base64\","
-                              "\"content\":\"%s\"},\"key\":\"file\"}\n",
-                       big);
-    same(body, "3 MiB, content last, value before key", 1, 0, NULL, NULL);
-    free(body);
+    check("3 MiB, content last, value before key", 1, 0, NULL, NULL,
+          "{\"value\":{\"path\":\"big.bin\",\"encoding\":\"base64\","
+          "\"content\":\"%s\"},\"key\":\"file\"}\n",
+          big);
 
-    body = hfs_sprintf(HEADER "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":\"u.txt\","
-                              "\"encoding\":\"utf-8\"}}\n",
-                       a);
-    same(body, "utf-8 content of base64 characters", 1, 0, a, NULL);
-    free(body);
+    check("utf-8 content of base64 characters", 1, 0, a, NULL,
+          "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":\"u.txt\","
+          "\"encoding\":\"utf-8\"}}\n",
+          a);
 
     /* Two "content" members: jansson keeps the last. */
-    body = hfs_sprintf(HEADER "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":\"d.bin\","
-                              "\"content\":\"%s\"}}\n",
-                       a, b);
-    same(body, "two contents", 0, 0, pb, NULL);
-    free(body);
+    check("two contents", 0, 0, pb, NULL,
+          "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":\"d.bin\","
+          "\"content\":\"%s\"}}\n",
+          a, b);
 
     /* A second content spelled with an escape: the same key to jansson. */
-    body = hfs_sprintf(HEADER "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":\"e.bin\","
-                              "\"con\\u0074ent\":\"%s\"}}\n",
-                       a, b);
-    same(body, "an escaped second content", 0, 0, pb, NULL);
-    free(body);
+    check("an escaped second content", 0, 0, pb, NULL,
+          "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":\"e.bin\","
+          "\"con\\u0074ent\":\"%s\"}}\n",
+          a, b);
 
     /* Two "value" members: the last one counts. */
-    body = hfs_sprintf(HEADER "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":\"x\"},"
-                              "\"value\":{\"content\":\"%s\",\"path\":\"v.bin\"}}\n",
-                       a, b);
-    same(body, "two values", 0, 0, pb, NULL);
-    free(body);
+    check("two values", 0, 0, pb, NULL,
+          "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":\"x\"},"
+          "\"value\":{\"content\":\"%s\",\"path\":\"v.bin\"}}\n",
+          a, b);
 
     /* A content in another member, and deeper: not the file's. */
-    body = hfs_sprintf(HEADER
-                       "{\"key\":\"file\",\"other\":{\"content\":\"%s\"},\"value\":{"
-                       "\"path\":\"o.bin\",\"meta\":{\"content\":\"%s\"},\"content\":\"%s\"}}\n",
-                       a, a, b);
-    same(body, "contents elsewhere in the line", 1, 0, pb, NULL);
-    free(body);
+    check("contents elsewhere in the line", 1, 0, pb, NULL,
+          "{\"key\":\"file\",\"other\":{\"content\":\"%s\"},\"value\":{"
+          "\"path\":\"o.bin\",\"meta\":{\"content\":\"%s\"},\"content\":\"%s\"}}\n",
+          a, a, b);
 
     /* Escapes in the content ("\/" is "/"): jansson reads it. */
     char *slashed = hfs_sprintf("%.*s\\/%s", 100, a, a + 101);
-    body = hfs_sprintf(
-        HEADER "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":\"s.bin\"}}\n", slashed);
-    same(body, "an escaped slash in the content", 0, 0, NULL, NULL);
-    free(body);
+    check("an escaped slash in the content", 0, 0, NULL, NULL,
+          "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":\"s.bin\"}}\n", slashed);
     free(slashed);
 
     /* Quotes and braces inside other strings do not confuse the scan. */
-    body = hfs_sprintf(HEADER "{\"key\":\"file\",\"value\":{\"path\":\"q.bin\",\"note\":\"q \\\"}{"
-                              "\\\\\\\" \\\"content\\\":\\\"x\",\"content\":\"%s\"}}\n",
-                       a);
-    same(body, "quotes, braces and backslashes in the path", 1, 0, pa, NULL);
-    free(body);
+    check("quotes, braces and backslashes in the path", 1, 0, pa, NULL,
+          "{\"key\":\"file\",\"value\":{\"path\":\"q.bin\",\"note\":\"q \\\"}{"
+          "\\\\\\\" \\\"content\\\":\\\"x\",\"content\":\"%s\"}}\n",
+          a);
 
     /* Not base64 ('!' inside): not lifted, and refused as without lifting. */
     char *spaced = hfs_sprintf("%.*s!%s", 100, a, a + 101);
-    body = hfs_sprintf(
-        HEADER "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":\"p.bin\"}}\n", spaced);
-    same(body, "a '!' in the base64", 0, HFS_EINVALID, NULL, "not valid base64");
-    free(body);
+    check("a '!' in the base64", 0, HFS_EINVALID, NULL, "not valid base64",
+          "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":\"p.bin\"}}\n", spaced);
     free(spaced);
 
     /* Broken JSON after the content: the column is the whole line's. */
-    body = hfs_sprintf(HEADER "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":}}\n", a);
-    same(body, "bad JSON after a long content", 1, HFS_EINVALID, NULL, "column 12044");
-    free(body);
+    check("bad JSON after a long content", 1, HFS_EINVALID, NULL, "column 12044",
+          "{\"key\":\"file\",\"value\":{\"content\":\"%s\",\"path\":}}\n", a);
 
     /* A content not in an object, and one that is not a string. */
-    body = hfs_sprintf(HEADER "{\"key\":\"file\",\"value\":[{\"content\":\"%s\"}]}\n", a);
-    same(body, "value is an array", 0, HFS_EINVALID, NULL, NULL);
-    free(body);
-    body = hfs_sprintf(HEADER "{\"key\":\"lfsFile\",\"value\":{\"content\":\"%s\",\"path\":\"l\","
-                              "\"oid\":\"%064d\"}}\n",
-                       a, 0);
-    same(body, "an lfsFile line with a content", 1, HFS_EINVALID, NULL, "does not exist");
-    free(body);
+    check("value is an array", 0, HFS_EINVALID, NULL, NULL,
+          "{\"key\":\"file\",\"value\":[{\"content\":\"%s\"}]}\n", a);
+    check("an lfsFile line with a content", 1, HFS_EINVALID, NULL, "does not exist",
+          "{\"key\":\"lfsFile\",\"value\":{\"content\":\"%s\",\"path\":\"l\","
+          "\"oid\":\"%064d\"}}\n",
+          a, 0);
 
     /* Many lines, lifted and not, in one body. */
     hfs_buf many = HFS_BUF_INIT;
