@@ -65,7 +65,7 @@ for i in 1 2 3 4; do
 done
 wait_all
 expect_eq "$(cat "$TEST_TMP"/s[1-4] | sort -u)" "200" "4 parallel PUTs of one object all succeed"
-expect_eq "$(find "$HUB_ROOT/lfs/objects" -name "$OID" | wc -l) $(ls "$HUB_ROOT/lfs/tmp" | wc -l)" "1 0" \
+expect_eq "$(find "$HUB_ROOT/lfs/objects" -name "$OID" | wc -l) $(hub_temps)" "1 0" \
     "one object stored, no temp file left"
 expect_eq "$(sha256_of "$(find "$HUB_ROOT/lfs/objects" -name "$OID")")" "$OID" "the stored object is intact"
 

@@ -54,7 +54,7 @@ OID=$(sha256_of "$TEST_TMP/obj.bin")
 areq POST /tester/faulty.git/info/lfs/objects/verify -d "{\"oid\":\"$OID\",\"size\":2000000}"
 expect_status 404 "... and no object is stored"
 sleep 0.2
-expect_eq "$(ls "$HUB_ROOT/lfs/tmp" | wc -l)" "0" "... and its temp file is gone"
+expect_eq "$(hub_temps)" "0" "... and its temp file is gone"
 lfs_upload /tester/faulty "$TEST_TMP/obj.bin"
 expect_status 200 "lfs-put #2 (the retry) succeeds"
 

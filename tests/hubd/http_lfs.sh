@@ -149,7 +149,7 @@ else
         ok 1 "a 128 MiB PUT raises peak RSS by less than 32 MiB"; diag "status $STATUS, VmHWM $before kB -> $after kB"
     fi
 fi
-expect_eq "$(ls "$HUB_ROOT/lfs/tmp" | wc -l)" "0" "no temp files are left in the store"
+expect_eq "$(hub_temps)" "0" "no temp files are left in the store"
 
 # ---- a large basic PUT is hashed behind its writes: a disk that fills, or a client that
 # gives up, mid-body still leaves nothing behind
@@ -161,12 +161,12 @@ lfs_upload /tester/lfs "$TEST_TMP/three.bin"
 expect_status 507 "a large PUT on a disk that fills after 1.5 MB is 507"
 areq POST /tester/lfs.git/info/lfs/objects/verify -d "{\"oid\":\"$OID3\",\"size\":3000000}"
 expect_status 404 "... and stores nothing"
-expect_eq "$(ls "$HUB_ROOT/lfs/tmp" | wc -l)" "0" "... and leaves no temp file"
+expect_eq "$(hub_temps)" "0" "... and leaves no temp file"
 areq POST $B -H "$LFS_CT" -d "{\"operation\":\"upload\",\"transfers\":[\"basic\"],\"objects\":[{\"oid\":\"$OID3\",\"size\":3000000}]}"
 curl -s -o /dev/null --limit-rate 1M --max-time 1 -T "$TEST_TMP/three.bin" "$(jq_ 'j["objects"][0]["actions"]["upload"]["href"]')"
 expect_eq "$?" 28 "a large PUT the client gives up on after a second (at 1 MB/s)"
-for _ in 1 2 3 4 5 6 7 8 9 10; do [ "$(ls "$HUB_ROOT/lfs/tmp" | wc -l)" = 0 ] && break; sleep 0.1; done
-expect_eq "$(ls "$HUB_ROOT/lfs/tmp" | wc -l)" "0" "... leaves no temp file"
+for _ in 1 2 3 4 5 6 7 8 9 10; do [ "$(hub_temps)" = 0 ] && break; sleep 0.1; done
+expect_eq "$(hub_temps)" "0" "... leaves no temp file"
 lfs_upload /tester/lfs "$TEST_TMP/three.bin"
 expect_status 200 "the large PUT again, with space: stored"
 expect_eq "$(sha256sum < "$(find "$HUB_ROOT/lfs/objects" -name "$OID3")" | cut -d' ' -f1)" "$OID3" \

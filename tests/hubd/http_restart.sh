@@ -24,10 +24,12 @@ PUT=$(jq_ 'j["objects"][0]["actions"]["upload"]["href"]')
 curl -s -o /dev/null --limit-rate 4M -T "$TEST_TMP/b.bin" "$PUT" &
 upload=$!
 for _ in $(seq 1 100); do
-    [ -n "$(ls "$HUB_ROOT/lfs/tmp")" ] && [ "$(du -sk "$HUB_ROOT/lfs/tmp" | cut -f1)" -gt 1024 ] && break
+    tmp=$(find "$HUB_ROOT/lfs/objects" -name '.upload-*' -size +1024k)
+    [ -n "$tmp" ] && break
     sleep 0.05
 done
-expect_eq "$(ls "$HUB_ROOT/lfs/tmp" | wc -l)" "1" "mid-upload: the bytes go to a temp file"
+expect_eq "$(hub_temps) $(dirname "$tmp")" "1 $HUB_ROOT/lfs/objects/${B:0:2}" \
+    "mid-upload: the bytes go to a temp file beside where the object will be"
 kill -9 "$HUB_PID"
 wait "$HUB_PID" 2>/dev/null
 wait "$upload" 2>/dev/null
@@ -36,9 +38,9 @@ expect_eq "$(find "$HUB_ROOT/lfs/objects" -name "$B" | wc -l)" "0" "after kill -
 OLD_PUT=${PUT#*/lfs-upload/}
 hub_start
 ok $? "restart on the same root"
-expect_eq "$(ls "$HUB_ROOT/lfs/tmp" | wc -l)" "0" "the crash's temp file is swept at start"
+expect_eq "$(hub_temps)" "0" "the crash's temp file is swept at start"
 bad=0
-for f in $(find "$HUB_ROOT/lfs/objects" -type f); do
+for f in $(find "$HUB_ROOT/lfs/objects" -type f ! -name .layout-ab); do
     [ "$(sha256_of "$f")" = "$(basename "$f")" ] || bad=$((bad + 1))
 done
 expect_eq "$bad" "0" "every file in lfs/objects is a complete object named by its sha256"

@@ -25,6 +25,12 @@ hub_start() {
     HUB_URL="http://127.0.0.1:$(cat "$TEST_TMP/port")"
 }
 
+# hub_temps: how many upload temp files the hub's LFS store holds (they sit beside the
+# objects, or among a multipart upload's parts, named .upload-*).
+hub_temps() {
+    find "$HUB_ROOT/lfs" -name '.upload-*' 2>/dev/null | wc -l
+}
+
 # hub_stop: SIGTERM, then checks it exited 0 with no sanitizer report (leaks show up here).
 hub_stop() {
     kill -TERM "$HUB_PID" 2>/dev/null

@@ -2,6 +2,7 @@
  * large objects are hashed behind their writes (by a thread that ends with the upload),
  * multipart parts are checked and assembled, crash leftovers are swept on open. */
 #include <dirent.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,23 @@ static size_t count_files(const char *dir)
     if (d)
         closedir(d);
     return n;
+}
+
+/* Temp files (.upload-*) anywhere under ROOT/lfs: beside the objects, or among the parts. */
+static size_t temps_found;
+static int count_temp(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    (void)st;
+    if (type == FTW_F && strncmp(path + ftw->base, ".upload-", 8) == 0)
+        temps_found++;
+    return 0;
+}
+
+static size_t count_temps(const char *lfs_dir)
+{
+    temps_found = 0;
+    nftw(lfs_dir, count_temp, 16, FTW_PHYS);
+    return temps_found;
 }
 
 /* Entries of a /proc/self directory: the process's threads (task) or open files (fd). */
@@ -87,7 +105,7 @@ static void test_hashed_behind(hubd_lfs_store *store, const char *tmp_dir)
     tap_is_int(hubd_lfs_writer_finish(w), 0, "large: finish verifies and publishes");
     tap_ok(stored_is(store, oid, data, len), "large: the object is byte for byte the upload");
     tap_is_int((long long)count_self("task"), (long long)threads, "large: its thread is gone");
-    tap_is_int((long long)count_files(tmp_dir), 0, "large: no temp file left behind");
+    tap_is_int((long long)count_temps(tmp_dir), 0, "large: no temp file left behind");
 
     /* wrong bytes: the last byte differs */
     char bad_oid[65];
@@ -100,7 +118,7 @@ static void test_hashed_behind(hubd_lfs_store *store, const char *tmp_dir)
     tap_ok(strstr(hfs_error_last(), "hash to sha256") != NULL && strstr(hfs_error_last(), oid),
            "... naming the sha256 the bytes have");
     tap_ok(!hubd_lfs_has(store, bad_oid, NULL), "... storing nothing");
-    tap_is_int((long long)count_files(tmp_dir), 0, "... and leaving no temp file");
+    tap_is_int((long long)count_temps(tmp_dir), 0, "... and leaving no temp file");
 
     tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, "large, short: begin");
     write_pieces(w, data, len - 1, 65536);
@@ -118,7 +136,7 @@ static void test_hashed_behind(hubd_lfs_store *store, const char *tmp_dir)
     hubd_lfs_writer_abort(w);
     tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, "large, aborted at once: begin");
     hubd_lfs_writer_abort(w);
-    tap_is_int((long long)count_files(tmp_dir), 0, "large, aborted: no temp file left");
+    tap_is_int((long long)count_temps(tmp_dir), 0, "large, aborted: no temp file left");
     tap_is_int((long long)count_self("task"), (long long)threads, "... and no thread");
     tap_ok(!hubd_lfs_has(store, bad_oid, NULL), "... and nothing stored");
 
@@ -146,7 +164,7 @@ static void test_hashed_behind(hubd_lfs_store *store, const char *tmp_dir)
     tap_is_int(hubd_lfs_writer_finish(w2), 0, "... the second one to finish stores it");
     tap_is_int(hubd_lfs_writer_finish(w), 0, "... the first finds it stored");
     tap_ok(stored_is(store, oid2, data, len), "... and the object is whole");
-    tap_is_int((long long)count_files(tmp_dir), 0, "... with no temp file left");
+    tap_is_int((long long)count_temps(tmp_dir), 0, "... with no temp file left");
     tap_is_int((long long)count_self("task"), (long long)threads, "... nor thread");
     tap_is_int((long long)count_self("fd"), (long long)fds, "... nor open file");
     free(data);
@@ -164,7 +182,7 @@ int main(void)
 {
     char tmpl[] = "/tmp/hfsync-lfs-store.XXXXXX";
     char *root = mkdtemp(tmpl);
-    char *tmp_dir = hfs_sprintf("%s/lfs/tmp", root);
+    char *tmp_dir = hfs_sprintf("%s/lfs", root); /* where temp files are looked for */
     hubd_lfs_store *store = NULL;
     tap_is_int(hubd_lfs_store_open(&store, root), 0, "open creates the store");
 
@@ -184,11 +202,11 @@ int main(void)
     tap_is_int(hubd_lfs_writer_finish(w), 0, "finish verifies and publishes");
     tap_ok(hubd_lfs_has(store, oid, &size) && size == len, "present with its size");
     char *path = hubd_lfs_object_path(store, oid);
-    char *want = hfs_sprintf("%s/lfs/objects/%.2s/%.2s/%s", root, oid, oid + 2, oid);
-    tap_is_str(path, want, "stored at lfs/objects/AB/CD/OID");
+    char *want = hfs_sprintf("%s/lfs/objects/%.2s/%s", root, oid, oid);
+    tap_is_str(path, want, "stored at lfs/objects/AB/OID");
     free(path);
     free(want);
-    tap_is_int((long long)count_files(tmp_dir), 0, "no temp file left behind");
+    tap_is_int((long long)count_temps(tmp_dir), 0, "no temp file left behind");
 
     /* the bytes must hash to the oid they were sent for */
     char other[65];
@@ -198,7 +216,7 @@ int main(void)
     tap_is_int(hubd_lfs_writer_finish(w), HFS_EINVALID, "finish refuses bytes that do not hash to the oid");
     tap_ok(strstr(hfs_error_last(), "hash to sha256") != NULL, "... saying so");
     tap_ok(!hubd_lfs_has(store, other, NULL), "... and stores nothing");
-    tap_is_int((long long)count_files(tmp_dir), 0, "... and leaves no temp file");
+    tap_is_int((long long)count_temps(tmp_dir), 0, "... and leaves no temp file");
 
     tap_is_int(hubd_lfs_writer_begin(&w, store, other, 14), 0, "begin a short upload");
     hubd_lfs_writer_write(w, "something", 9);
@@ -207,7 +225,7 @@ int main(void)
     tap_is_int(hubd_lfs_writer_write(w, "four", 4), HFS_EINVALID, "writing past the size is refused");
     hubd_lfs_writer_abort(w);
     hubd_lfs_writer_abort(NULL);
-    tap_is_int((long long)count_files(tmp_dir), 0, "abort leaves no temp file");
+    tap_is_int((long long)count_temps(tmp_dir), 0, "abort leaves no temp file");
     tap_is_int(hubd_lfs_writer_begin(&w, store, "../../etc", 3), HFS_EINVALID, "a bad oid is refused");
 
     test_hashed_behind(store, tmp_dir);
@@ -251,7 +269,7 @@ int main(void)
     tap_is_int((long long)count_files(parts), 0, "the parts are removed");
     tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), 1000, nums, tags, 3), 0,
                "completing again is harmless");
-    tap_is_int((long long)count_files(tmp_dir), 0, "no temp file left behind");
+    tap_is_int((long long)count_temps(tmp_dir), 0, "no temp file left behind");
 
     /* parts out of order, one sent twice (a retry) with other bytes first: the running hash
      * starts over and the object is still exact */
@@ -360,18 +378,60 @@ int main(void)
                "complete after a restart");
     tap_ok(hubd_lfs_has(store, big3_oid, &size) && size == sizeof(big3), "that object is there");
 
-    /* a crash leaves temp files; reopening sweeps them, objects stay */
+    /* a crash leaves temp files (and the open mark): reopening sweeps them, objects stay */
+    char *mark = hfs_sprintf("%s/lfs/open", root);
+    tap_ok(access(mark, F_OK) == 0, "an open store is marked open");
     hubd_lfs_store_free(store);
-    char *junk = hfs_sprintf("%s/upload.half", tmp_dir);
-    FILE *f = fopen(junk, "w");
-    fputs("half an object", f);
-    fclose(f);
-    tap_is_int(hubd_lfs_store_open(&store, root), 0, "reopen");
-    tap_ok(access(junk, F_OK) != 0, "a leftover temp file is swept on open");
+    tap_ok(access(mark, F_OK) != 0, "... and unmarked when closed");
+    char *junk = hfs_sprintf("%s/lfs/objects/%.2s/.upload-half", root, oid);
+    char *part_junk_dir = hfs_sprintf("%s/lfs/parts/%s", root, big4_oid);
+    char *part_junk = hfs_sprintf("%s/.upload-etag", part_junk_dir);
+    hfs_mkdir_p(part_junk_dir);
+    hfs_write_file_atomic(junk, "half an object", 14, 0644);
+    hfs_write_file_atomic(part_junk, "\"tag\"", 5, 0644);
+    tap_is_int(hubd_lfs_store_open(&store, root), 0, "reopen after a clean close");
+    tap_ok(access(junk, F_OK) == 0, "a clean close leaves nothing to look for: no scan");
+    hubd_lfs_store_free(store);
+    hfs_write_file_atomic(mark, "", 0, 0644); /* as a hub killed -9 leaves it */
+    tap_is_int(hubd_lfs_store_open(&store, root), 0, "reopen after a crash");
+    tap_ok(access(junk, F_OK) != 0, "a leftover temp file beside the objects is swept");
+    tap_ok(access(part_junk, F_OK) != 0, "... and one among the parts");
     tap_ok(hubd_lfs_has(store, oid, NULL) && hubd_lfs_has(store, big_oid, NULL),
            "stored objects survive a reopen");
     hubd_lfs_store_free(store);
     hubd_lfs_store_free(NULL);
+
+    /* a store of the old layout (AB/CD/OID, temps in lfs/tmp) is moved over on open */
+    char *old_root = hfs_sprintf("%s/old", root);
+    char *old_cd = hfs_sprintf("%s/lfs/objects/%.2s/%.2s", old_root, oid, oid + 2);
+    char *old_obj = hfs_sprintf("%s/%s", old_cd, oid);
+    char *old_tmp = hfs_sprintf("%s/lfs/tmp/upload.abc123", old_root);
+    char *old_tmp_dir = hfs_sprintf("%s/lfs/tmp", old_root);
+    hfs_mkdir_p(old_cd);
+    hfs_mkdir_p(old_tmp_dir);
+    hfs_write_file_atomic(old_obj, data, len, 0644);
+    hfs_write_file_atomic(old_tmp, "half", 4, 0644);
+    tap_is_int(hubd_lfs_store_open(&store, old_root), 0, "open a store of the old layout");
+    tap_ok(hubd_lfs_has(store, oid, &size) && size == len, "its object is found");
+    path = hubd_lfs_object_path(store, oid);
+    want = hfs_sprintf("%s/lfs/objects/%.2s/%s", old_root, oid, oid);
+    tap_is_str(path, want, "... moved to lfs/objects/AB/OID");
+    tap_ok(access(old_cd, F_OK) != 0, "... its AB/CD directory removed");
+    tap_ok(access(old_tmp_dir, F_OK) != 0, "the old temp directory and its leftovers are gone");
+    free(path);
+    free(want);
+    hubd_lfs_store_free(store);
+    tap_is_int(hubd_lfs_store_open(&store, old_root), 0, "reopen the moved store");
+    tap_ok(hubd_lfs_has(store, oid, NULL), "the object is still there");
+    hubd_lfs_store_free(store);
+    free(old_root);
+    free(old_cd);
+    free(old_obj);
+    free(old_tmp);
+    free(old_tmp_dir);
+    free(mark);
+    free(part_junk);
+    free(part_junk_dir);
 
     free(junk);
     free(parts);

@@ -110,7 +110,7 @@ rm "$D/revoked.bin"
 # upload, so the pointer the push carries names nothing; the pre-receive check refuses it.
 head -c 100000 /dev/urandom >"$D/rule.bin"
 oid=$(sha256_of "$D/rule.bin")
-object="$HUB_ROOT/lfs/objects/${oid:0:2}/${oid:2:2}/$oid"
+object="$HUB_ROOT/lfs/objects/${oid:0:2}/$oid"
 "$HFSYNC" plan -o plan.json >/dev/null 2>&1
 "$HFSYNC" apply plan.json --json >rule.json 2>rule.err &
 apply=$!
