@@ -1,6 +1,8 @@
 /* Tests the NDJSON commit parser of src/hubd/bodies.c where it cuts a long base64 "content"
  * out of its line before jansson parses the rest: every body is parsed with and without that
- * shortcut, and both must give the same operations, contents, refusals and messages. */
+ * shortcut, and both must give the same operations, contents, refusals and messages. Also
+ * hubd_base64_decode, whose one-call path for plain base64 must agree with OpenSSL's
+ * line-by-line decoder on every text. */
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -138,8 +140,75 @@ static char *b64_of(char c, size_t n, char **plain)
     return (char *)text;
 }
 
+/* hubd_base64_decode against EVP_DecodeUpdate (what it used for every text before): same
+ * acceptance, same bytes. */
+static void decode_agrees(const char *name, const char *text)
+{
+    size_t len = strlen(text);
+    unsigned char *want = hfs_malloc(len + 4);
+    EVP_ENCODE_CTX *ctx = EVP_ENCODE_CTX_new();
+    int outl = 0, tail = 0;
+    EVP_DecodeInit(ctx);
+    bool want_ok = EVP_DecodeUpdate(ctx, want, &outl, (const unsigned char *)text, (int)len) >= 0 &&
+                   EVP_DecodeFinal(ctx, want + outl, &tail) == 1;
+    EVP_ENCODE_CTX_free(ctx);
+    unsigned char *got = NULL;
+    size_t got_len = 0;
+    bool got_ok = hubd_base64_decode(&got, &got_len, text, len) == 0;
+    bool same = got_ok == want_ok &&
+                (!got_ok || (got_len == (size_t)(outl + tail) && memcmp(got, want, got_len) == 0));
+    tap_ok(same, "base64 decode, %s: %s as OpenSSL's decoder", name,
+           want_ok ? "the same bytes" : "refused");
+    if (!same)
+        tap_diag("OpenSSL: %s, %d bytes; hubd_base64_decode: %s, %zu bytes",
+                 want_ok ? "ok" : "refused", outl + tail, got_ok ? "ok" : "refused", got_len);
+    free(want);
+    free(got);
+}
+
+static void test_base64_decode(void)
+{
+    static const char *const texts[][2] = {
+        {"no padding", "aGVsbG8h"},
+        {"one '='", "aGVsbG8="},
+        {"two '='", "aGVsbA=="},
+        {"every alphabet character",
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"},
+        {"empty", ""},
+        {"a line break inside", "aGVs\nbG8h"},
+        {"a trailing line break", "aGVsbG8h\n"},
+        {"a leading space", " aGVsbG8h"},
+        {"'=' inside", "aG=sbG8h"},
+        {"'=' then a character", "aGVsbG=h"},
+        {"three '='", "aGVs===="},
+        {"not whole quads", "aGVsbG8"},
+        {"a '!'", "aGVs!G8h"},
+        {"a '-' (URL alphabet)", "aGVs-G8h"},
+        {"one character", "a"},
+        {"only padding", "===="},
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+        decode_agrees(texts[i][0], texts[i][1]);
+    /* every length 0..300 of encoded bytes 0..255, so every padding and tail is met */
+    unsigned char raw[300];
+    for (size_t i = 0; i < sizeof(raw); i++)
+        raw[i] = (unsigned char)(i * 37 + 11);
+    char text[4 * 100 + 8];
+    bool all = true;
+    for (int n = 0; n <= 300; n++) {
+        EVP_EncodeBlock((unsigned char *)text, raw, n % 300);
+        unsigned char *got = NULL;
+        size_t got_len = 0;
+        all &= hubd_base64_decode(&got, &got_len, text, strlen(text)) == 0 &&
+               got_len == (size_t)(n % 300) && memcmp(got, raw, got_len) == 0;
+        free(got);
+    }
+    tap_ok(all, "base64 decode: encodings of 0 to 299 bytes come back whole");
+}
+
 int main(void)
 {
+    test_base64_decode();
     char *pa, *pb;
     char *a = b64_of('a', 9000, &pa); /* 12,000 characters: lifted */
     char *b = b64_of('b', 6000, &pb);
