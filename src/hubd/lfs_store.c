@@ -283,7 +283,6 @@ static int sweep(hubd_lfs_store *s, const char *lfs)
     free(layout);
     /* the temp directory of stores before this layout */
     char *old_tmp = hfs_path_join(lfs, "tmp");
-    remove_temps(old_tmp);
     remove_tree(old_tmp);
     free(old_tmp);
     DIR *d = opendir(s->parts_dir);

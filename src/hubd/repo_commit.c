@@ -809,14 +809,17 @@ done:
     if (z_ready)
         deflateEnd(&p->z);
     EVP_MD_CTX_free(p->sha1);
-    if (p->fd >= 0)
+    /* a temp name is removed only if this call created it (and it was not renamed) */
+    if (p->fd >= 0) {
         close(p->fd);
-    if (idx_fd >= 0)
+        if (p->tmp_path)
+            unlink(p->tmp_path);
+    }
+    if (idx_fd >= 0) {
         close(idx_fd);
-    if (p->tmp_path)
-        unlink(p->tmp_path);
-    if (idx_tmp && idx_fd >= 0)
-        unlink(idx_tmp);
+        if (idx_tmp)
+            unlink(idx_tmp);
+    }
     free(p->tmp_path);
     free(idx_tmp);
     free(p->entries);

@@ -66,16 +66,19 @@ store_check() {
     python3 - "$HUB_ROOT/lfs" <<'PY'
 import hashlib, os, sys
 root = sys.argv[1]
-for d, _, files in os.walk(os.path.join(root, "objects")):
+# upload temp files sit beside the objects (objects/AB/.upload-*) and among the parts
+for d, _, files in os.walk(root):
     for f in files:
-        h = hashlib.sha256()
-        with open(os.path.join(d, f), "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-        if h.hexdigest() != f:
-            print("object %s holds other bytes" % f)
-for f in os.listdir(os.path.join(root, "tmp")):
-    print("temp file left: tmp/" + f)
+        rel = os.path.relpath(os.path.join(d, f), root)
+        if f.startswith(".upload-"):
+            print("temp file left: " + rel)
+        elif rel.startswith("objects/") and f != ".layout-ab":
+            h = hashlib.sha256()
+            with open(os.path.join(d, f), "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            if h.hexdigest() != f:
+                print("object %s holds other bytes" % f)
 PY
 }
 
