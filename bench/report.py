@@ -112,7 +112,12 @@ def write_results(path, benches, records, meta):
     lines = [f"# Benchmarks{' (quick: 1/20 scale)' if meta['quick'] else ''}", "",
              f"Produced by `{meta['command']}` on {meta['date']}: {meta['reps']} repetitions "
              "per tool, the tools of a benchmark alternating (A B C A B C …) in the same run; "
-             "each timed run starts after `sync` (no writeback of an earlier run pending); "
+             "each timed run starts after `sync` (no writeback of an earlier run pending), "
+             "and no run pays for the one before: a finished run's hub store and clone are "
+             "emptied and set aside, and deleted only when the benchmarks end (on this ext4 "
+             "without a journal, files freed in the last minutes slow every file creation: "
+             "deleting a 10,000-file store just before the next run cost that run's hub seconds "
+             "of CPU, for every tool alike); "
              "median and min – max of the wall times; peak RSS is the largest of the repetitions "
              "(the tool's own process, from wait4(); for a pipeline of several programs, the "
              "largest of them).", "", "## Machine", ""]
