@@ -130,48 +130,6 @@ def build_launcher(out):
     LAUNCHER = out
 
 
-# ---- free memory -------------------------------------------------------------------------------
-
-FILLER = None  # the sparse file whose pages take up free memory before every timed run
-KEEP_FREE = 1 << 30
-
-
-def use_memory_filler(path):
-    global FILLER
-    FILLER = Path(path)
-    FILLER.unlink(missing_ok=True)
-
-
-def mem_free():
-    for line in open("/proc/meminfo"):
-        if line.startswith("MemFree:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def fill_free_memory():
-    """Takes free memory down to KEEP_FREE with page cache (zero pages read from a sparse file,
-    which the kernel gives back as soon as a run needs memory). Why: on a VM that hands freed
-    memory back to its host (free page reporting, see machine()), a run whose writes land in
-    free memory pays for the host to supply every page again (writing 3 GiB into the page
-    cache: 0.8 s in memory just used, 3.2-6.6 s in memory handed back), and how much is free
-    depends on what the run before it freed. Filled, every run starts with memory that is in
-    use and is taken back from the page cache, as on a machine that has been up a while."""
-    if FILLER is None:
-        return
-    for _ in range(4):  # reading may reclaim other cache first; a few rounds get it down
-        want = mem_free() - KEEP_FREE
-        if want < 64 << 20:
-            return
-        FILLER.touch()
-        start = FILLER.stat().st_size
-        os.truncate(FILLER, start + want)
-        with open(FILLER, "rb") as f:
-            f.seek(start)
-            while f.read(8 << 20):
-                pass
-
-
 def timed(cmd, log_path, cwd=None, env=None, timeout=3600, stdout_path=None):
     """Runs cmd with its output in log_path (its standard output alone in stdout_path when
     given) and returns its wall time and peak RSS: the tool's own (node, not an npm wrapper;
@@ -182,7 +140,6 @@ def timed(cmd, log_path, cwd=None, env=None, timeout=3600, stdout_path=None):
     # Every run starts with nothing left to write back: a run that follows one that wrote
     # gigabytes (an upload's store, git's copies) would otherwise wait on that run's writeback
     # in every fsync, and the tool that comes first in a repetition would pay for the last.
-    fill_free_memory()
     os.sync()
     with open(log_path, "w") as log, open(stdout_path or os.devnull, "w") as out:
         t0 = time.monotonic()
@@ -239,8 +196,6 @@ def retire(path, work):
 
 def clear_retired(work):
     shutil.rmtree(retired_dir(work), ignore_errors=True)
-    if FILLER is not None:
-        FILLER.unlink(missing_ok=True)
 
 
 # ---- the local hub ------------------------------------------------------------------------------
