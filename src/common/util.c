@@ -229,6 +229,21 @@ done:
     return rc;
 }
 
+int hfs_write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
 int hfs_read_file(char **out, size_t *out_len, const char *path, size_t max_bytes)
 {
     int rc = 0;
@@ -299,20 +314,11 @@ int hfs_write_file_atomic(const char *path, const void *data, size_t len, mode_t
         rc = hfs_error_set(HFS_ERROR, "cannot write %s: %s", tmp, strerror(errno));
         goto done;
     }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = hfs_error_set(HFS_ERROR, "cannot write %s: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            goto done;
-        }
-        p += n;
-        left -= (size_t)n;
+    if (hfs_write_all(fd, data, len) < 0) {
+        rc = hfs_error_set(HFS_ERROR, "cannot write %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto done;
     }
     if (fsync(fd) != 0) {
         rc = hfs_error_set(HFS_ERROR, "cannot write %s: %s", tmp, strerror(errno));

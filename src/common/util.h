@@ -75,6 +75,8 @@ int hfs_mkdir_p(const char *path);
 /* Reads a whole file of at most max_bytes into *out (NUL-terminated). For small
  * files only (configs, manifests); data files are always streamed. */
 int hfs_read_file(char **out, size_t *out_len, const char *path, size_t max_bytes);
+/* Writes all of data to fd, again after a short write or EINTR: 0, or -1 with errno set. */
+int hfs_write_all(int fd, const void *data, size_t len);
 /* Writes data to path atomically: a temp file beside it, fsync, rename, fsync of the dir. */
 int hfs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* Removes the temp files (PATH.tmp.*) that hfs_write_file_atomic calls killed before their

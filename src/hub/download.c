@@ -125,16 +125,9 @@ static int fd_write(void *ctx, const void *data, size_t len)
                              "was stopped",
                              (unsigned long long)s->max, s->path);
     s->written += len;
-    while (len > 0) {
-        ssize_t n = write(s->fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return hfs_error_set(HFS_ERROR, "cannot write the download to fd %d: %s", s->fd,
-                                 strerror(errno));
-        p += n;
-        len -= (size_t)n;
-    }
+    if (hfs_write_all(s->fd, p, len) < 0)
+        return hfs_error_set(HFS_ERROR, "cannot write the download to fd %d: %s", s->fd,
+                             strerror(errno));
     return 0;
 }
 

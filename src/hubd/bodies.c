@@ -48,10 +48,21 @@ int hubd_parse_json_object(json_t **out, const char *data, size_t len)
     return 0;
 }
 
+/* Which bytes are base64 characters, a bit each: '+', '/', '0'-'9' and '=' in the first 64,
+ * 'A'-'Z' and 'a'-'z' in the next 64. */
+static const uint64_t BASE64_BITS[4] = {
+    (1ull << '+') | (1ull << '/') | (0x3ffull << '0') | (1ull << '='),
+    (0x3ffffffull << ('A' - 64)) | (0x3ffffffull << ('a' - 64)),
+    0,
+    0,
+};
+
+#define NOT_BASE64(c) (~(BASE64_BITS[(c) >> 6] >> ((c)&63)) & 1u)
+
+/* A base64 character other than the padding '='. */
 static bool is_b64_body_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return c != '=' && !NOT_BASE64(c);
 }
 
 /* The common case, decoded in one call: unbroken base64 (no line breaks or spaces), whole
@@ -63,13 +74,10 @@ static bool base64_block_decode(unsigned char *raw, size_t *raw_len, const char 
                                 size_t len)
 {
     const unsigned char *t = (const unsigned char *)text;
-    if (len == 0 || len % 4 != 0 || !is_b64_body_char(t[0]))
+    /* first and last characters that EVP_DecodeBlock would not trim as white space */
+    if (len == 0 || len % 4 != 0 || !is_b64_body_char(t[0]) || NOT_BASE64(t[len - 1]))
         return false;
     size_t pad = t[len - 1] == '=' ? (t[len - 2] == '=' ? 2 : 1) : 0;
-    if (pad < 2 && !is_b64_body_char(t[len - 2]))
-        return false;
-    if (pad == 0 && !is_b64_body_char(t[len - 1]))
-        return false;
     if (memchr(t, '=', len - pad))
         return false;
     int n = EVP_DecodeBlock(raw, t, (int)len);
@@ -701,17 +709,6 @@ static int op_line(hubd_commit_body *out, hubd_refusal *why, const hubd_commit_h
 #define LIFT_MIN 4096 /* shorter contents are not worth the scan */
 
 bool hubd_commit_lift = true;
-
-/* Which bytes are base64 characters, a bit each: '+', '/', '0'-'9' and '=' in the first 64,
- * 'A'-'Z' and 'a'-'z' in the next 64. */
-static const uint64_t BASE64_BITS[4] = {
-    (1ull << '+') | (1ull << '/') | (0x3ffull << '0') | (1ull << '='),
-    (0x3ffffffull << ('A' - 64)) | (0x3ffffffull << ('a' - 64)),
-    0,
-    0,
-};
-
-#define NOT_BASE64(c) (~(BASE64_BITS[(c) >> 6] >> ((c)&63)) & 1u)
 
 /* Whether every byte of s[0..n) is a base64 character. It runs over every byte of a commit's
  * inline content, so it looks at four bytes per step and decides once per block (a test and

@@ -785,22 +785,13 @@ int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *oi
 
 static int write_all(int fd, const void *data, size_t len, const char *path)
 {
-    const char *p = data;
     /* a full disk (--fault enospc) takes what fits, then fails the write as write(2) does */
     size_t room = hubd_disk_take(len);
     bool full = room < len;
-    len = room;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == ENOSPC)
-                hubd_disk_note_full();
-            return hfs_error_set(HFS_ERROR, "cannot write %s: %s", path, strerror(errno));
-        }
-        p += n;
-        len -= (size_t)n;
+    if (hfs_write_all(fd, data, room) < 0) {
+        if (errno == ENOSPC)
+            hubd_disk_note_full();
+        return hfs_error_set(HFS_ERROR, "cannot write %s: %s", path, strerror(errno));
     }
     if (full)
         return hfs_error_set(HFS_ERROR, "cannot write %s: %s", path, strerror(ENOSPC));
@@ -845,7 +836,8 @@ static void digest_hex(EVP_MD_CTX *md, char *out, size_t out_size)
         snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-/* Makes a verified temp file the object: fsync, then an atomic rename into AB/. */
+/* Makes a verified temp file the object: fsync, then an atomic rename into AB/, which the
+ * caller made (with the temp file in it, or for a multipart upload's assembled parts). */
 static int publish(hubd_lfs_store *s, const char *oid, int fd, const char *tmp_path)
 {
     int rc = 0;
@@ -855,8 +847,6 @@ static int publish(hubd_lfs_store *s, const char *oid, int fd, const char *tmp_p
         rc = hfs_error_set(HFS_ERROR, "cannot flush %s: %s", tmp_path, strerror(errno));
         goto done;
     }
-    if ((rc = make_child_dir(dir, s->objects_dir)) < 0)
-        goto done;
     if (rename(tmp_path, dest) != 0) {
         rc = hfs_error_set(HFS_ERROR, "cannot move %s to %s: %s", tmp_path, dest,
                            strerror(errno));
@@ -1201,7 +1191,10 @@ int hubd_lfs_multipart_complete(hubd_lfs_store *s, const char *oid, uint64_t siz
                            oid, got);
         goto done;
     }
-    if ((rc = publish(s, oid, fd, copy ? copy_path : data_path)) < 0)
+    char *object_parent = object_dir(s, oid);
+    rc = make_child_dir(object_parent, s->objects_dir);
+    free(object_parent);
+    if (rc < 0 || (rc = publish(s, oid, fd, copy ? copy_path : data_path)) < 0)
         goto done;
     if (copy) {
         free(copy_path); /* renamed: no longer ours to unlink */

@@ -590,19 +590,10 @@ typedef struct {
 
 static int pack_write(int fd, const void *data, size_t len)
 {
-    const unsigned char *d = data;
-    while (len > 0) {
-        ssize_t n = write(fd, d, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            git_error_set(GIT_ERROR_OS, "cannot write a pack: %s", strerror(errno));
-            return -1;
-        }
-        d += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    if (hfs_write_all(fd, data, len) == 0)
+        return 0;
+    git_error_set(GIT_ERROR_OS, "cannot write a pack: %s", strerror(errno));
+    return -1;
 }
 
 static int pack_drain(pack_out *p)

@@ -340,22 +340,6 @@ static int spool_open(hubd_request *req)
     return fd;
 }
 
-static bool write_fd(int fd, const void *data, size_t len)
-{
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
 static void feed_body(hubd_request *req, const char *data, size_t len)
 {
     req->body_bytes += len;
@@ -377,7 +361,7 @@ static void feed_body(hubd_request *req, const char *data, size_t len)
         }
         if (req->spool_fd < 0 && req->body.len + len > HUBD_SPOOL_ABOVE) {
             int fd = spool_open(req);
-            if (fd < 0 || !write_fd(fd, req->body.ptr, req->body.len)) {
+            if (fd < 0 || hfs_write_all(fd, req->body.ptr, req->body.len) < 0) {
                 if (fd >= 0)
                     close(fd);
                 req->upload_rc = HFS_ERROR;
@@ -388,7 +372,7 @@ static void feed_body(hubd_request *req, const char *data, size_t len)
             hfs_buf_free(&req->body);
         }
         if (req->spool_fd >= 0) {
-            if (!write_fd(req->spool_fd, data, len)) {
+            if (hfs_write_all(req->spool_fd, data, len) < 0) {
                 req->upload_rc = HFS_ERROR;
                 req->body_too_large = true;
             }

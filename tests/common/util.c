@@ -1,6 +1,10 @@
-/* Tests for src/common/util.c: buffers, paths, sizes, UTF-8, atomic writes. */
+/* Tests for src/common/util.c: buffers, paths, sizes, UTF-8, atomic writes, whole writes. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -84,6 +88,32 @@ static void test_files(void)
     tap_ok(hfs_read_file(&data, &len, file, 3) == HFS_ELIMIT, "size limit enforced");
     tap_ok(hfs_read_file(&data, &len, "/nonexistent/x", 3) == HFS_ENOTFOUND, "missing file");
     unlink(file);
+
+    /* hfs_write_all: 3 MiB through a pipe, whose writes are short (64 KiB at a time) */
+    int fds[2];
+    tap_ok(pipe(fds) == 0, "a pipe");
+    size_t big = 3u << 20;
+    char *out = malloc(big), *in = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        out[i] = (char)(i * 7 + 1);
+    pid_t reader = fork();
+    if (reader == 0) {
+        close(fds[1]);
+        size_t got = 0;
+        ssize_t n;
+        while (got < big && (n = read(fds[0], in + got, big - got)) > 0)
+            got += (size_t)n;
+        _exit(got == big && memcmp(in, out, big) == 0 ? 0 : 1);
+    }
+    close(fds[0]);
+    tap_is_int(hfs_write_all(fds[1], out, big), 0, "write_all writes past short writes");
+    close(fds[1]);
+    int status = -1;
+    waitpid(reader, &status, 0);
+    tap_ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "... every byte, in order");
+    tap_ok(hfs_write_all(-1, "x", 1) == -1 && errno == EBADF, "a failed write: -1, errno set");
+    free(out);
+    free(in);
     free(file);
     free(deep);
     char *cmd = hfs_sprintf("rm -rf %s", dir);
