@@ -46,7 +46,7 @@ wait_for() {
 run() { "$HFSYNC" apply --yes -f hfsync.yaml --sync "$1" >"$W/run.out" 2>"$W/run.err"; }
 
 # ---- a slow sync never holds up another: fast keeps pushing while big uploads
-hub_start --fault 'lfs-put:delay=8000' || { done_testing; exit 1; }
+hub_start --fault 'lfs-put:delay=12000' || { done_testing; exit 1; }
 exec_env
 head -c 2000000 /dev/urandom >"$W/big/weights.bin"
 printf 'line 0\n' >"$W/fast/log.txt"
@@ -54,12 +54,19 @@ printf 'line 0\n' >"$W/fast/log.txt"
 WATCH=$!
 wait_for "$W/watch.err" "big: uploading 1 LFS file(s)"
 ok $? "big's first run is uploading (slowly)"
-for i in 1 2 3 4 5; do printf 'line %s\n' "$i" >>"$W/fast/log.txt"; sleep 1.1; done
+# fast's file changes every 1.1 s until fast has pushed twice since big started (big's PUT
+# is held 12 s; a loaded machine may take a few seconds per push)
+pushes_since_big() { sed -n '/big: uploading/,/big: uploaded/p' "$W/watch.err" | grep -c 'fast: pushed'; }
+for i in $(seq 1 9); do
+    printf 'line %s\n' "$i" >>"$W/fast/log.txt"
+    sleep 1.1
+    [ "$(pushes_since_big)" -ge 2 ] && break
+done
 wait_for "$W/watch.err" "big: uploaded 1 LFS file(s)"
 kill -TERM "$WATCH"
 wait "$WATCH"
 expect_eq "$?" 0 "watch of two syncs exits 0"
-during=$(sed -n '/big: uploading/,/big: uploaded/p' "$W/watch.err" | grep -c 'fast: pushed')
+during=$(pushes_since_big)
 ok $([ "$during" -ge 2 ] && echo 0 || echo 1) "fast pushed $during times while big was uploading"
 expect_eq "$(curl -s -H "Authorization: Bearer $TOKEN" "$HUB_URL/user/fast/resolve/main/log.txt")" \
     "$(cat "$W/fast/log.txt")" "fast's file is on the hub in full"
