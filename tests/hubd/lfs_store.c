@@ -2,11 +2,14 @@
  * large objects are hashed behind their writes (by a thread that ends with the upload),
  * multipart parts are checked and assembled, crash leftovers are swept on open. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -84,9 +87,49 @@ static bool stored_is(hubd_lfs_store *store, const char *oid, const char *data, 
     return same && at == len;
 }
 
+/* How many pages of the stored object `oid` are in the page cache (-1: cannot tell). */
+static long resident_pages(hubd_lfs_store *store, const char *oid)
+{
+    char *path = hubd_lfs_object_path(store, oid);
+    int fd = path ? open(path, O_RDONLY) : -1;
+    free(path);
+    struct stat st;
+    long n = -1;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
+        long page = sysconf(_SC_PAGESIZE);
+        size_t pages = (size_t)((st.st_size + page - 1) / page);
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+        unsigned char *vec = hfs_malloc(pages);
+        if (p != MAP_FAILED && mincore(p, (size_t)st.st_size, vec) == 0) {
+            n = 0;
+            for (size_t i = 0; i < pages; i++)
+                n += vec[i] & 1;
+        }
+        free(vec);
+        if (p != MAP_FAILED)
+            munmap(p, (size_t)st.st_size);
+    }
+    if (fd >= 0)
+        close(fd);
+    return n;
+}
+
+/* Stored objects leave the page cache (the hub drops them once on disk); on tmpfs the page
+ * cache is where files live, so there is nothing to check. */
+static void check_not_cached(hubd_lfs_store *store, const char *root, const char *oid,
+                             const char *name)
+{
+    struct statfs fs;
+    if (statfs(root, &fs) == 0 && fs.f_type == 0x01021994 /* TMPFS_MAGIC */) {
+        tap_skip("the store is on tmpfs: its pages are the files");
+        return;
+    }
+    tap_is_int(resident_pages(store, oid), 0, name);
+}
+
 /* Large whole objects: hashed by a thread of their own behind the writes; every check of a
  * small upload still holds, and the thread and its file are gone when the upload is. */
-static void test_hashed_behind(hubd_lfs_store *store, const char *tmp_dir)
+static void test_hashed_behind(hubd_lfs_store *store, const char *root, const char *tmp_dir)
 {
     size_t len = (3u << 20) + 12345; /* several hashing steps, and a ragged end */
     char *data = hfs_malloc(len);
@@ -103,6 +146,7 @@ static void test_hashed_behind(hubd_lfs_store *store, const char *tmp_dir)
     tap_is_int(write_pieces(w, data, len, 65537), 0, "large: write it in odd pieces");
     tap_ok(!hubd_lfs_has(store, oid, NULL), "large: not visible before finish");
     tap_is_int(hubd_lfs_writer_finish(w), 0, "large: finish verifies and publishes");
+    check_not_cached(store, root, oid, "large: once stored, none of it stays in the page cache");
     tap_ok(stored_is(store, oid, data, len), "large: the object is byte for byte the upload");
     tap_is_int((long long)count_self("task"), (long long)threads, "large: its thread is gone");
     tap_is_int((long long)count_temps(tmp_dir), 0, "large: no temp file left behind");
@@ -228,7 +272,7 @@ int main(void)
     tap_is_int((long long)count_temps(tmp_dir), 0, "abort leaves no temp file");
     tap_is_int(hubd_lfs_writer_begin(&w, store, "../../etc", 3), HFS_EINVALID, "a bad oid is refused");
 
-    test_hashed_behind(store, tmp_dir);
+    test_hashed_behind(store, root, tmp_dir);
 
     /* multipart: three parts, completed with the ETags their uploads returned */
     char big[3000];
@@ -265,6 +309,7 @@ int main(void)
     tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), 1000, nums, tags, 3), 0,
                "complete with the right parts");
     tap_ok(hubd_lfs_has(store, big_oid, &size) && size == sizeof(big), "the object is assembled");
+    check_not_cached(store, root, big_oid, "... and not kept in the page cache");
     char *parts = hfs_sprintf("%s/lfs/parts", root);
     tap_is_int((long long)count_files(parts), 0, "the parts are removed");
     tap_is_int(hubd_lfs_multipart_complete(store, big_oid, sizeof(big), 1000, nums, tags, 3), 0,
