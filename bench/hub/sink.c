@@ -15,6 +15,10 @@
 /* Larger than the hub's per-connection buffer on purpose: the baseline should be the best a
  * simple receiver does on this machine, not one held back by small reads. */
 #define SINK_CONNECTION_MEMORY (1024u * 1024)
+/* And it keeps the page cache small the way the hub does (src/hubd/lfs_store.c): writeback
+ * starts every this many bytes and the window before leaves the cache, so neither is held
+ * back by filling fresh memory. */
+#define SINK_WINDOW (64ull << 20)
 
 typedef struct {
     const char *path; /* where every PUT body goes (overwritten each time) */
@@ -23,6 +27,7 @@ typedef struct {
 typedef struct {
     int fd;
     int failed_errno; /* first write error, answered as 500 once the body is in */
+    unsigned long long written, synced, dropped;
 } sink_upload;
 
 static int write_all(int fd, const char *data, size_t len)
@@ -74,12 +79,28 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         if (!up->failed_errno && write_all(up->fd, upload_data, *upload_data_size) < 0)
             up->failed_errno = errno;
+        up->written += *upload_data_size;
+        if (!up->failed_errno && up->written - up->synced >= SINK_WINDOW) {
+            if (up->synced > up->dropped) {
+                sync_file_range(up->fd, (off_t)up->dropped, (off_t)(up->synced - up->dropped),
+                                SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                    SYNC_FILE_RANGE_WAIT_AFTER);
+                posix_fadvise(up->fd, (off_t)up->dropped, (off_t)(up->synced - up->dropped),
+                              POSIX_FADV_DONTNEED);
+                up->dropped = up->synced;
+            }
+            sync_file_range(up->fd, (off_t)up->synced, (off_t)(up->written - up->synced),
+                            SYNC_FILE_RANGE_WRITE);
+            up->synced = up->written;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
     /* the whole body is in: make it durable, as the hub does before it answers */
     if (!up->failed_errno && fsync(up->fd) != 0)
         up->failed_errno = errno;
+    if (!up->failed_errno)
+        posix_fadvise(up->fd, 0, 0, POSIX_FADV_DONTNEED);
     if (up->failed_errno) {
         fprintf(stderr, "sink: writing %s failed: %s\n", cfg->path, strerror(up->failed_errno));
         return respond(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "write failed\n");
