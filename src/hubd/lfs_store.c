@@ -8,7 +8,7 @@
  * behind the writes, so the receiving thread only receives and writes.
  * Multipart uploads write each part in place into one file (ROOT/lfs/parts/OID/data) and
  * hash the parts as soon as they are contiguous, so completing a big object costs no copy
- * and almost no hashing. */
+ * and almost no hashing. What is hashed and on disk leaves the page cache (drop_written). */
 #include "hubd/lfs_store.h"
 
 #include <dirent.h>
@@ -148,8 +148,6 @@ static void fsync_dir(const char *dir)
     close(fd);
 }
 
-/* Makes dir, a child of the existing parent, unless it exists; a new one is made durable in
- * its parent. One mkdir, not one per component: this runs for every upload. */
 /* Takes bytes [from, to) of a file the hub wrote out of the page cache once they are on disk
  * (waiting for writeback that was started earlier, so usually not at all). An LFS object is
  * written once and read rarely; kept cached, the 4 GiB of one upload grow the page cache by
@@ -168,6 +166,8 @@ static void drop_written(int fd, uint64_t from, uint64_t to)
     posix_fadvise(fd, (off_t)from, (off_t)(to - from), POSIX_FADV_DONTNEED);
 }
 
+/* Makes dir, a child of the existing parent, unless it exists; a new one is made durable in
+ * its parent. One mkdir, not one per component: this runs for every upload. */
 static int make_child_dir(const char *dir, const char *parent)
 {
     if (mkdir(dir, 0755) == 0) {
