@@ -388,6 +388,11 @@ void hubd_handle_commit(hubd_request *req)
         hubd_respond_error(req, why.status, why.code, "%s", hfs_error_last());
         goto done;
     }
+    /* the LFS objects it may name are on disk under their names before the ref moves */
+    if (hubd_lfs_sync(req->srv->lfs) < 0) {
+        hubd_respond_rc(req, HFS_ERROR, NULL);
+        goto done;
+    }
     hubd_commit_header h = {body.summary, body.description, body.parent, req->grant.user};
     hubd_commit_result res = {0};
     int rc = hubd_repo_commit(&res, req->srv->repos, meta.kind, meta.id, rev, create_pr, &h,

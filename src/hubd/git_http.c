@@ -346,6 +346,9 @@ static void serve_hook(hubd_git_cgi *cgi)
         return;
     if (rc > 0)
         rc = hubd_push_check(cgi->srv->repos, cgi->srv->lfs, cgi->kind, cgi->repo_id, &push);
+    /* accepted, the refs move: the LFS objects the push names are durable first */
+    if (rc == 0 && hubd_lfs_sync(cgi->srv->lfs) < 0)
+        rc = HFS_ERROR;
     hfs_buf reply = HFS_BUF_INIT;
     if (rc == 0) {
         hfs_buf_puts(&reply, "accepted\n");

@@ -1,6 +1,6 @@
-/* The local hub's content-addressed LFS object store: ROOT/lfs/objects/AB/CD/SHA256.
- * Objects are streamed to a temp file, checked (sha256 and size) and renamed into place,
- * so a crash mid-upload never leaves a half object visible. */
+/* The local hub's content-addressed LFS object store: ROOT/lfs/objects/AB/SHA256.
+ * Objects are streamed to a temp file, checked (sha256 and size), flushed to disk and renamed
+ * into place, so a crash mid-upload never leaves a half object visible. */
 #ifndef HUBD_LFS_STORE_H
 #define HUBD_LFS_STORE_H
 
@@ -12,9 +12,18 @@ typedef struct hubd_lfs_store hubd_lfs_store;
 typedef struct hubd_lfs_writer hubd_lfs_writer;
 
 /* Opens (creating directories as needed) the store under `root` (the hub's --root). Temp
- * files live in ROOT/lfs/tmp, never under objects/, and those a crash left are removed here. */
+ * files (AB/.upload-*) that a killed hub left are removed here. */
 int hubd_lfs_store_open(hubd_lfs_store **out, const char *root);
+/* Closes the store (after hubd_lfs_sync). */
 void hubd_lfs_store_free(hubd_lfs_store *store);
+
+/* Makes the names of the objects stored so far durable: flushes each directory an object
+ * was renamed into since the last sync (their bytes were flushed before the rename). Run
+ * before anything that refers to objects is written (a commit, an accepted push): a commit
+ * that survives a power loss then finds its objects. When it returns, every object stored
+ * before the call is durable, a sync running meanwhile included. Returns how many
+ * directories it flushed, or an error (the directories stay due for the next sync). */
+int hubd_lfs_sync(hubd_lfs_store *store);
 
 /* Is this a well-formed oid (64 lowercase hex digits)? */
 bool hubd_lfs_oid_valid(const char *oid);

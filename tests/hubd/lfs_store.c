@@ -222,6 +222,62 @@ static void remove_all(const char *path)
     free(cmd);
 }
 
+/* Stores `data` as a whole object; its oid goes to oid_out. */
+static int store_whole(hubd_lfs_store *store, const char *data, char *oid_out)
+{
+    hubd_lfs_writer *w = NULL;
+    size_t len = strlen(data);
+    hfs_sha256_hex(oid_out, data, len);
+    int rc = hubd_lfs_writer_begin(&w, store, oid_out, len);
+    if (rc == 0 && (rc = hubd_lfs_writer_write(w, data, len)) < 0)
+        hubd_lfs_writer_abort(w);
+    return rc < 0 ? rc : hubd_lfs_writer_finish(w);
+}
+
+/* An object's name is flushed at the next sync, once per directory, not at its upload; a
+ * directory that could not be flushed is tried again by the sync after. */
+static void test_sync(hubd_lfs_store *store, const char *root)
+{
+    tap_ok(hubd_lfs_sync(store) >= 1, "sync flushes the directories objects went into");
+    tap_is_int(hubd_lfs_sync(store), 0, "... and then has nothing left to flush");
+
+    /* two objects in one directory AB, a third in another */
+    char oids[3][65], text[3][64];
+    int found = 0;
+    for (int i = 0; found < 3 && i < 100000; i++) {
+        char t[64], o[65];
+        snprintf(t, sizeof(t), "sync test object %d\n", i);
+        hfs_sha256_hex(o, t, strlen(t));
+        bool same_dir = found > 0 && strncmp(o, oids[0], 2) == 0;
+        if (found == 0 || (found == 1 && same_dir) || (found == 2 && !same_dir)) {
+            memcpy(oids[found], o, 65);
+            memcpy(text[found], t, sizeof(t));
+            found++;
+        }
+    }
+    int stored = 0;
+    for (int i = 0; i < found; i++)
+        stored += store_whole(store, text[i], oids[i]) == 0;
+    tap_is_int(stored, 3, "three objects stored, two of them in one directory");
+    tap_is_int(hubd_lfs_sync(store), 2, "sync flushes each of their two directories once");
+    tap_is_int(hubd_lfs_sync(store), 0, "... and nothing the time after");
+
+    /* a directory that cannot be flushed (here: gone) fails the sync, saying which */
+    char other[65];
+    int rc = store_whole(store, "an object whose directory goes away\n", other);
+    char *dir = hfs_sprintf("%s/lfs/objects/%.2s", root, other);
+    char *aside = hfs_sprintf("%s.aside", dir);
+    tap_ok(rc == 0 && rename(dir, aside) == 0, "an object stored, its directory moved away");
+    tap_is_int(hubd_lfs_sync(store), HFS_ERROR, "the sync fails");
+    tap_ok(strstr(hfs_error_last(), "cannot flush directory") && strstr(hfs_error_last(), dir),
+           "... naming the directory");
+    tap_ok(rename(aside, dir) == 0, "the directory back");
+    tap_is_int(hubd_lfs_sync(store), 1, "the next sync flushes it");
+    tap_ok(hubd_lfs_has(store, other, NULL), "... with the object in it");
+    free(dir);
+    free(aside);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/hfsync-lfs-store.XXXXXX";
@@ -405,6 +461,8 @@ int main(void)
     struct stat null_st;
     tap_ok(stat("/dev/null", &null_st) == 0 && S_ISCHR(null_st.st_mode),
            "an aborted part of a stored object leaves /dev/null alone");
+
+    test_sync(store, root);
 
     /* the progress lives in memory: a new store (a restarted hub) completes from the file */
     char big3[2000];
