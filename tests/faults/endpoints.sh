@@ -24,22 +24,8 @@
 # check after the plan's look). After every case: the fault fired, the expected exit, a
 # re-run exits 0, and check_case (no changes left, every file reads back bit for bit, the
 # tree is exactly the folder, no commit twice, .hfsync intact).
-. "$SRCDIR/tests/lib.sh"
-. "$SRCDIR/tests/hubd/hub.sh"
-. "$SRCDIR/tests/executor/exec.sh"
-. "$SRCDIR/tests/executor/large-lib.sh"
-. "$SRCDIR/tests/legacy-git/git.sh"
 . "$SRCDIR/tests/faults/fault-lib.sh"
-
-W=$TEST_TMP/work
-mkdir -p "$W"
-cd "$W" || exit 1
-fault_hub || { ok 1 "the hub starts"; done_testing; exit 1; }
-HAVE_GIT=0
-if have_git_lfs; then
-    HAVE_GIT=1
-    git_env
-fi
+fault_begin --git
 
 # write_manifest CREATE_REPO: one sync per way of reaching the endpoints; `create` points at
 # a repo that does not exist yet.

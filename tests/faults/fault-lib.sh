@@ -1,5 +1,26 @@
-# Helpers for the fault suite (source after tests/lib.sh, tests/hubd/hub.sh, exec.sh and
-# large-lib.sh; not a test itself): a hub restarted with faults, and the checks every case ends with.
+# Helpers for the fault suite (not a test itself): every script of it starts by sourcing this
+# file, which brings the helpers of the suites it builds on; then fault_begin, a hub restarted
+# with faults, and the checks every case ends with.
+. "$SRCDIR/tests/lib.sh"
+. "$SRCDIR/tests/hubd/hub.sh"
+. "$SRCDIR/tests/executor/exec.sh"
+. "$SRCDIR/tests/executor/large-lib.sh"
+. "$SRCDIR/tests/legacy-git/git.sh"
+
+# fault_begin [--git]: the work folder $W, the current directory from here on, and a hub
+# without faults (bails out when it does not start); with --git, HAVE_GIT=1 and git's
+# environment when git and git-lfs are installed (HAVE_GIT=0 otherwise).
+fault_begin() {
+    W=$TEST_TMP/work
+    mkdir -p "$W"
+    cd "$W" || exit 1
+    fault_hub || { ok 1 "the hub starts"; done_testing; exit 1; }
+    HAVE_GIT=0
+    if [ "${1:-}" = --git ] && have_git_lfs; then
+        HAVE_GIT=1
+        git_env
+    fi
+}
 
 # fault_hub [SPEC...]: (re)starts the hub on the same root and the same port (a saved plan
 # names its endpoint) with these --fault specs and a 1 MB multipart threshold (a 1.5 MB

@@ -15,22 +15,8 @@
 #
 # After every case: check_case (no changes left, the tree is the folder, every file reads
 # back bit for bit, no commit twice, .hfsync intact).
-. "$SRCDIR/tests/lib.sh"
-. "$SRCDIR/tests/hubd/hub.sh"
-. "$SRCDIR/tests/executor/exec.sh"
-. "$SRCDIR/tests/executor/large-lib.sh"
-. "$SRCDIR/tests/legacy-git/git.sh"
 . "$SRCDIR/tests/faults/fault-lib.sh"
-
-W=$TEST_TMP/work
-mkdir -p "$W"
-cd "$W" || exit 1
-fault_hub || { ok 1 "the hub starts"; done_testing; exit 1; }
-HAVE_GIT=0
-if have_git_lfs; then
-    HAVE_GIT=1
-    git_env
-fi
+fault_begin --git
 cat >hfsync.yaml <<'YAML'
 version: 1
 defaults:

@@ -13,11 +13,6 @@
 # each kill: .hfsync intact, no commit twice, main untouched or complete (single, multi,
 # git); then the re-run (the same plan, or -f) exits 0 and check_case holds: no changes
 # left, the tree is the folder, every file reads back bit for bit, no commit twice.
-. "$SRCDIR/tests/lib.sh"
-. "$SRCDIR/tests/hubd/hub.sh"
-. "$SRCDIR/tests/executor/exec.sh"
-. "$SRCDIR/tests/executor/large-lib.sh"
-. "$SRCDIR/tests/legacy-git/git.sh"
 . "$SRCDIR/tests/faults/fault-lib.sh"
 
 MODE=${1:?usage: kill.sh single|multi|large|git}

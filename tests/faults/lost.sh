@@ -19,16 +19,8 @@
 # Each case applies a saved plan; after it, the same plan applied again exits 0 (resumed or
 # already applied; the stale one is planned again), and check_case (no changes left, the tree is the
 # folder, every file reads back bit for bit, no commit twice, .hfsync intact).
-. "$SRCDIR/tests/lib.sh"
-. "$SRCDIR/tests/hubd/hub.sh"
-. "$SRCDIR/tests/executor/exec.sh"
-. "$SRCDIR/tests/executor/large-lib.sh"
 . "$SRCDIR/tests/faults/fault-lib.sh"
-
-W=$TEST_TMP/work
-mkdir -p "$W"
-cd "$W" || exit 1
-fault_hub || { ok 1 "the hub starts"; done_testing; exit 1; }
+fault_begin
 cat >hfsync.yaml <<'YAML'
 version: 1
 defaults:
