@@ -933,8 +933,8 @@ static void digest_hex(EVP_MD_CTX *md, char *out, size_t out_size)
 /* Makes a verified temp file the object: fsync, then an atomic rename into AB/, which the
  * caller made (with the temp file in it, or for a multipart upload's assembled parts). The
  * rename reaches the disk with the next hubd_lfs_sync: objects come in by the thousand
- * between two commits, into 256 directories, and a directory fsync per object was the
- * largest cost left of a small upload (the 4 GiB tree of bench/run: 0.45 s of 10.4). */
+ * between two commits, into 256 directories, and a directory fsync per object cost the hub
+ * 0.2 s of system time per 5,000 small objects (1.6 s -> 1.4 s, wall 2.56 -> 2.42 s). */
 static int publish(hubd_lfs_store *s, const char *oid, int fd, const char *tmp_path)
 {
     if (fsync(fd) != 0)
