@@ -13,6 +13,7 @@
 #   the commit body cut mid-stream              commit:drop=300                         nothing landed: sent again, exit 0
 #   the commit times out (HFSYNC_STALL_TIMEOUT) commit:delay=12000                      looked up, sent again; the late first
 #                                                                                         one is refused (412): one commit
+#                                                                                         (or, given up after 12 s, found landed)
 #   main moves during the upload, commit 503    lfs-put:delay + commit:status=503,nth=2 exit 3 (stale), main holds only the
 #                                                                                         other commit; re-plan, apply: exit 0
 #
@@ -134,8 +135,15 @@ for _ in $(seq 1 80); do
     sleep 0.2
 done
 late=$(log_since | grep -E 'POST /api/models/user/lost-single/commit/main' | awk '{print $5}' | sort | tr '\n' ' ')
-expect_eq "${late//(aborted)/}" "200 412 " "... the second landed; the first, handled late, was refused as stale"
-[ "${late//(aborted)/}" = "200 412 " ] || say "$(log_since | grep -E '/commit' | cut -d' ' -f1,3-5,8-)"
+late=${late//(aborted)/}
+# Under load (sanitizers, a busy machine) the client can give up later than the hub's 12 s:
+# its look at the branch then finds the first commit landed, and it must not send it again.
+if [ "$late" = "200 " ] && grep -q "had landed" "$n.err"; then
+    ok 0 "... the first landed before the client looked; it found it and did not send it again"
+else
+    expect_eq "$late" "200 412 " "... the second landed; the first, handled late, was refused as stale"
+    [ "$late" = "200 412 " ] || say "$(log_since | grep -E '/commit' | cut -d' ' -f1,3-5,8-)" "$(tail -3 "$n.err")"
+fi
 expect_eq "$(commit_count models/user/lost-single)" "$((before + 1))" "... one commit"
 fault_hub
 rerun "a commit that times out" single
