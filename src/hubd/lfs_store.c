@@ -147,16 +147,7 @@ static char *object_dir(const hubd_lfs_store *s, const char *oid)
     return hfs_sprintf("%s/%.2s", s->objects_dir, oid);
 }
 
-static void fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    fsync(fd);
-    close(fd);
-}
-
-/* fsync_dir, saying what failed. */
+/* fsyncs a directory, saying what failed (callers that cannot do better ignore it). */
 static int flush_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -199,7 +190,7 @@ static void drop_written(int fd, uint64_t from, uint64_t to)
 static int make_child_dir(const char *dir, const char *parent)
 {
     if (mkdir(dir, 0755) == 0) {
-        fsync_dir(parent);
+        flush_dir(parent);
         return 0;
     }
     if (errno == EEXIST)
@@ -312,7 +303,7 @@ static void flatten_prefix(const char *ab)
     }
     closedir(d);
     if (moved)
-        fsync_dir(ab);
+        flush_dir(ab);
 }
 
 /* Temp files left by a crash are never objects; clear them, and multipart parts abandoned
@@ -430,21 +421,19 @@ int hubd_lfs_sync(hubd_lfs_store *s)
     memcpy(todo, s->dirty, sizeof(todo));
     memset(s->dirty, 0, sizeof(s->dirty));
     pthread_mutex_unlock(&s->dirty_lock);
-    for (unsigned i = 0; i < 256; i++) {
+    unsigned i;
+    for (i = 0; i < 256 && rc == 0; i++) {
         if (!todo[i])
             continue;
-        if (rc == 0) {
-            char *dir = hfs_sprintf("%s/%02x", s->objects_dir, i);
-            rc = flush_dir(dir);
-            free(dir);
-            if (rc == 0) {
-                flushed++;
-                continue;
-            }
-        }
-        /* not flushed: the next sync tries again */
+        char *dir = hfs_sprintf("%s/%02x", s->objects_dir, i);
+        if ((rc = flush_dir(dir)) == 0)
+            flushed++;
+        free(dir);
+    }
+    if (rc < 0) { /* the one that failed and those after it: the next sync tries again */
         pthread_mutex_lock(&s->dirty_lock);
-        s->dirty[i] = true;
+        for (unsigned j = i - 1; j < 256; j++)
+            s->dirty[j] |= todo[j];
         pthread_mutex_unlock(&s->dirty_lock);
     }
     pthread_mutex_unlock(&s->sync_lock);
