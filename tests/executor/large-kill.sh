@@ -46,8 +46,10 @@ plan_id=$(python3 -c 'import json; print(json.load(open("plan.json"))["plan_id"]
 
 delays=$(python3 -c 'import random; r = random.Random(2026); print(" ".join("%.2f" % r.uniform(0.2, 3.0) for _ in range(10)))')
 diag "kill delays: $delays"
-# A completed upload is a basic PUT of the whole object or a multipart completion.
-completed() { grep -o -E ' (PUT /lfs-upload/[0-9a-f]{64}\?size|POST /lfs-upload/[0-9a-f]{64}\?chunk)=[^ ]* 200 ' | grep -o -E '[0-9a-f]{64}' | sort -u; }
+# A completed upload is a basic PUT of the whole object or a multipart completion. The hub
+# logs "200(aborted)" when it stored the object but the killed client was gone before the
+# answer: the object is complete all the same.
+completed() { grep -o -E ' (PUT /lfs-upload/[0-9a-f]{64}\?size|POST /lfs-upload/[0-9a-f]{64}\?chunk)=[^ ]* 200(\(aborted\))? ' | grep -o -E '[0-9a-f]{64}' | sort -u; }
 # resent FROM: objects completed after line FROM of the access log that were complete before.
 resent() {
     local before
