@@ -57,8 +57,6 @@ head_of() {
         python3 -c 'import json,sys; print(json.load(sys.stdin).get("sha",""))'
 }
 
-# log_mark: remembers how long the access log is; log_since prints what came after.
-log_mark() { LOG_MARK=$(wc -l <"$TEST_TMP/access.log"); }
 # The hub logs a request once its answer is sent, so the last line may still be on its way
 # when the client has exited: wait until the log stops growing (0.1 s, at most 2 s).
 log_settle() {
@@ -70,6 +68,10 @@ log_settle() {
         sleep 0.1
     done
 }
+# log_mark: remembers how long the access log is; log_since prints what came after. Both
+# settle first: a request the test itself just made (commit_count, say) is counted before
+# the mark, never after it.
+log_mark() { log_settle; LOG_MARK=$(wc -l <"$TEST_TMP/access.log"); }
 log_since() { log_settle; tail -n +"$((LOG_MARK + 1))" "$TEST_TMP/access.log"; }
 
 have_node() { command -v node >/dev/null && [ -f "$SRCDIR/tests/node/node_modules/@huggingface/hub/dist/index.mjs" ]; }
