@@ -70,19 +70,20 @@ static int read_sample(unsigned char *buf, size_t *len, const api_op *op)
     return 0;
 }
 
-/* The content of the root .gitignore the commit adds (the last add wins): the hub judges
- * shouldIgnore by that copy rather than by the one at the revision. NULL when none. */
-static int commit_gitignore(char **out, const hfs_commit_ops *ops)
+/* The content of the root config file `name` the commit adds (the last add wins): the hub
+ * judges shouldIgnore by that copy of .gitignore, and LFS by that copy of .gitattributes,
+ * rather than by the ones at the revision. NULL when none. */
+static int commit_config_file(char **out, const hfs_commit_ops *ops, const char *name)
 {
     *out = NULL;
     for (size_t i = ops->n; i-- > 0;) {
         const api_op *op = &ops->ops[i];
-        if (strcmp(op->path, ".gitignore") != 0)
+        if (strcmp(op->path, name) != 0)
             continue;
         if (op->kind != HFS_COMMIT_ADD || op->released)
             return 0; /* deleted or copied over: the hub has nothing of ours to judge by */
         if (op->size > HFS_REGULAR_MAX_BYTES)
-            return 0; /* too large to be a regular file, so never a .gitignore the hub reads */
+            return 0; /* too large to be a regular file, so never a file the hub reads */
         if (op->from_buffer) {
             *out = hfs_strndup(op->data ? op->data : "", (size_t)op->size);
             return 0;
@@ -149,11 +150,13 @@ static int ask_modes(api_call *call, hfs_commit_ops *ops)
     ask_ctx ctx = {call, ops};
     hfs_hub_preupload_fns fns = {ask_wanted, ask_sample, ask_before_request, ask_answer, &ctx};
     hfs_hub_preupload_counts counts = {0};
-    char *gitignore = NULL;
-    int rc = commit_gitignore(&gitignore, ops);
+    char *gitignore = NULL, *gitattributes = NULL;
+    int rc = commit_config_file(&gitignore, ops, ".gitignore");
+    if (rc == 0)
+        rc = commit_config_file(&gitattributes, ops, ".gitattributes");
     if (rc == 0)
         rc = hfs_hub_preupload_each(&counts, call->hub, &call->repo, call->revision, ops->n,
-                                    gitignore, call->opts->create_pr, &fns);
+                                    gitignore, gitattributes, call->opts->create_pr, &fns);
     if (rc == 0 && counts.asked > 0) {
         hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_PREUPLOAD,
                               .n_lfs = counts.lfs,
@@ -162,6 +165,7 @@ static int ask_modes(api_call *call, hfs_commit_ops *ops)
                               .files_total = counts.asked};
         api_emit(call, &ev);
     }
+    free(gitattributes);
     free(gitignore);
     return rc;
 }

@@ -249,13 +249,16 @@ typedef struct {
 
 /* POST …/preupload/{quoted revision}[?create_pr=1] in batches of 256 files. results[i]
  * answers files[i] (the caller passes an array of n). `gitignore` (NULL: none) is the
- * content of a root .gitignore that is part of the commit. Every answer is checked:
+ * content of a root .gitignore that is part of the commit (sent as "gitIgnore", as
+ * huggingface_hub does); `gitattributes` (NULL: none) that of a root .gitattributes the
+ * upload brings (sent as "gitAttributes", as huggingface.js does), so that the hub decides
+ * LFS by the new rules rather than by the revision's. Every answer is checked:
  * uploadMode must be "lfs" or "regular" and shouldIgnore must be there. Empty files are
  * always regular (S3 refuses empty LFS objects), as huggingface_hub does. Retried.
  * Release each result with hfs_hub_preupload_result_clear. */
 int hfs_hub_preupload(hfs_hub_preupload_result *results, hfs_hub *hub, const hfs_hub_repo *repo,
                       const char *revision, const hfs_hub_preupload_file *files, size_t n,
-                      const char *gitignore, bool create_pr);
+                      const char *gitignore, const char *gitattributes, bool create_pr);
 void hfs_hub_preupload_result_clear(hfs_hub_preupload_result *result);
 
 /* How hfs_hub_preupload_each learns about items 0..n of the caller's own list. */
@@ -282,7 +285,8 @@ typedef struct {
  * HFS_HUB_PREUPLOAD_BATCH at a time, so that no more samples than that are held at once.
  * An error stops the run; the answers given before it stand. */
 int hfs_hub_preupload_each(hfs_hub_preupload_counts *out, hfs_hub *hub, const hfs_hub_repo *repo,
-                           const char *revision, size_t n, const char *gitignore, bool create_pr,
+                           const char *revision, size_t n, const char *gitignore,
+                           const char *gitattributes, bool create_pr,
                            const hfs_hub_preupload_fns *fns);
 
 /* Reads a file's sample, its first min(size, HFS_HUB_SAMPLE_MAX) bytes, into buf: returns

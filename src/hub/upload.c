@@ -107,7 +107,7 @@ done:
 /* One preupload request for files[0..n) into results[0..n). */
 static int preupload_batch(hfs_hub_preupload_result *results, hfs_hub *hub, const char *url,
                            const char *what, const hfs_hub_preupload_file *files, size_t n,
-                           const char *gitignore)
+                           const char *gitignore, const char *gitattributes)
 {
     json_t *answer = NULL, *body = json_object(), *list = json_array();
     hub_request req = hub_api_request(what, "POST", url, true);
@@ -125,6 +125,8 @@ static int preupload_batch(hfs_hub_preupload_result *results, hfs_hub *hub, cons
     json_object_set_new(body, "files", list);
     if (gitignore)
         json_object_set_new(body, "gitIgnore", json_string(gitignore));
+    if (gitattributes)
+        json_object_set_new(body, "gitAttributes", json_string(gitattributes));
     int rc = hub_call_json(&answer, hub, &req, body, JSON_OBJECT);
     if (rc == 0)
         rc = hub_parse_preupload(results, hub, &req, files, n, answer);
@@ -134,7 +136,7 @@ static int preupload_batch(hfs_hub_preupload_result *results, hfs_hub *hub, cons
 
 int hfs_hub_preupload(hfs_hub_preupload_result *results, hfs_hub *hub, const hfs_hub_repo *repo,
                       const char *revision, const hfs_hub_preupload_file *files, size_t n,
-                      const char *gitignore, bool create_pr)
+                      const char *gitignore, const char *gitattributes, bool create_pr)
 {
     char *url = hub_ref_url(hub, repo, "preupload", revision, create_pr ? "?create_pr=1" : NULL);
     char *what = hfs_sprintf("ask " HUB_REPO_FMT " at %s how to upload %zu file(s)",
@@ -144,7 +146,8 @@ int hfs_hub_preupload(hfs_hub_preupload_result *results, hfs_hub *hub, const hfs
     memset(results, 0, n * sizeof(*results));
     for (size_t start = 0; start < n && rc == 0; start += HFS_HUB_PREUPLOAD_BATCH) {
         size_t count = n - start > HFS_HUB_PREUPLOAD_BATCH ? HFS_HUB_PREUPLOAD_BATCH : n - start;
-        rc = preupload_batch(results + start, hub, url, what, files + start, count, gitignore);
+        rc = preupload_batch(results + start, hub, url, what, files + start, count, gitignore,
+                             gitattributes);
     }
     if (rc < 0)
         for (size_t i = 0; i < n; i++)
@@ -155,7 +158,8 @@ int hfs_hub_preupload(hfs_hub_preupload_result *results, hfs_hub *hub, const hfs
 }
 
 int hfs_hub_preupload_each(hfs_hub_preupload_counts *out, hfs_hub *hub, const hfs_hub_repo *repo,
-                           const char *revision, size_t n, const char *gitignore, bool create_pr,
+                           const char *revision, size_t n, const char *gitignore,
+                           const char *gitattributes, bool create_pr,
                            const hfs_hub_preupload_fns *fns)
 {
     hfs_hub_preupload_file *files = hfs_calloc(HFS_HUB_PREUPLOAD_BATCH, sizeof(*files));
@@ -179,7 +183,8 @@ int hfs_hub_preupload_each(hfs_hub_preupload_counts *out, hfs_hub *hub, const hf
             break;
         if (fns->before_request && (rc = fns->before_request(fns->ctx)) < 0)
             break;
-        rc = hfs_hub_preupload(results, hub, repo, revision, files, count, gitignore, create_pr);
+        rc = hfs_hub_preupload(results, hub, repo, revision, files, count, gitignore, gitattributes,
+                               create_pr);
         if (rc < 0)
             break;
         out->asked += count;

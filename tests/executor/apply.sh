@@ -178,6 +178,37 @@ expect_eq "$(grep -c "pull request with commit .* $HUB_URL/user/other/discussion
 expect_eq "$(head_of models/user/other)" "$head" "main did not move"
 expect_eq "$(commit_count models/user/other refs%2Fpr%2F1)" "$(($(commit_count models/user/other) + 2))" "refs/pr/1 holds the two commits"
 
+# ---- a .gitattributes that brings LFS rules of its own, to a repo made by the apply: the
+# hub judges by the new rules (sent with the preupload), not by the file it made the repo with
+for strategy in single large; do
+    mkdir -p "$W/attrs-$strategy"
+    printf 'logs/*.jsonl filter=lfs diff=lfs merge=lfs -text\n' >"$W/attrs-$strategy/.gitattributes"
+    mkdir -p "$W/attrs-$strategy/logs"
+    printf '{"seq": 1}\n' >"$W/attrs-$strategy/logs/run.jsonl"
+    printf 'text\n' >"$W/attrs-$strategy/notes.txt"
+    cat >"attrs-$strategy.yaml" <<YAML
+version: 1
+syncs:
+  attrs:
+    repo_id: user/attrs-$strategy
+    repo_type: dataset
+    create: {}
+    folder_path: ./attrs-$strategy
+    commit: { message: "Attrs", strategy: $strategy, max_files: 1 }
+YAML
+    "$HFSYNC" plan -f "attrs-$strategy.yaml" >plan.out 2>&1
+    expect_contains "$(cat plan.out)" "logs/run.jsonl [lfs]" "strategy $strategy: the plan puts the file the new rule covers in LFS"
+    "$HFSYNC" apply -f "attrs-$strategy.yaml" --yes >out 2>err
+    rc=$?
+    expect_eq "$rc" 0 "strategy $strategy: the hub agrees, judging by the .gitattributes being uploaded"
+    [ "$rc" -eq 0 ] || diag "$(cat err)"
+    expect_contains "$(curl -s "$HUB_URL/datasets/user/attrs-$strategy/raw/main/logs/run.jsonl")" \
+        "oid sha256:$(sha256sum <"$W/attrs-$strategy/logs/run.jsonl" | cut -c1-64)" "... and the file is an LFS pointer on the hub"
+    expect_eq "$(resolve_check "$W/attrs-$strategy" datasets/user/attrs-$strategy)" "" "... every file reads back"
+    "$HFSYNC" plan -f "attrs-$strategy.yaml" >replan.out 2>&1
+    expect_contains "$(cat replan.out)" "No changes" "... and a second plan finds no changes"
+done
+
 # ---- on a terminal: the plan is shown and confirmed; a progress bar is drawn
 if command -v script >/dev/null; then
     printf 'more\n' >"$W/o/more.txt"

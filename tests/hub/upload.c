@@ -25,17 +25,19 @@ static void test_preupload_body(fakehub *fh, hfs_hub *hub)
     fakehub_expect(fh, &(fh_exchange){"POST", "/api/models/alice/x/preupload/main?create_pr=1",
                                       json_auth, NULL,
                                       "{\"files\":[{\"path\":\"a.txt\",\"sample\":\"aGVsbG8=\","
-                                      "\"size\":5}],\"gitIgnore\":\"*.log\\n\"}",
+                                      "\"size\":5}],\"gitIgnore\":\"*.log\\n\","
+                                      "\"gitAttributes\":\"*.txt filter=lfs\\n\"}",
                                       200, NULL,
                                       "{\"files\":[{\"path\":\"a.txt\",\"uploadMode\":\"regular\","
                                       "\"shouldIgnore\":false,\"oid\":null}],"
                                       "\"commitOid\":\"" OID("4") "\"}"});
-    tap_is_int(hfs_hub_preupload(res, hub, &model, NULL, files, 1, "*.log\n", true), 0,
+    tap_is_int(hfs_hub_preupload(res, hub, &model, NULL, files, 1, "*.log\n", "*.txt filter=lfs\n",
+                                 true), 0,
                "preupload one file");
     tap_ok(res[0].mode == HFS_HUB_UPLOAD_REGULAR && !res[0].should_ignore && !res[0].oid,
            "regular, not ignored, new");
     hfs_hub_preupload_result_clear(&res[0]);
-    fh_check(fh, "preupload: exact JSON body, gitIgnore, create_pr");
+    fh_check(fh, "preupload: exact JSON body, gitIgnore, gitAttributes, create_pr");
 
     /* The sample is capped at 512 bytes whatever the caller passes. */
     char big[600];
@@ -48,7 +50,7 @@ static void test_preupload_body(fakehub *fh, hfs_hub *hub)
                        "{\"files\":[{\"path\":\"dir/big "
                        "file.bin\",\"uploadMode\":\"lfs\",\"shouldIgnore\":false,\"oid\":\"" SHA(
                            "9") "\"}]}"});
-    tap_is_int(hfs_hub_preupload(res, hub, &model, "refs/pr/3", one, 1, NULL, false), 0,
+    tap_is_int(hfs_hub_preupload(res, hub, &model, "refs/pr/3", one, 1, NULL, NULL, false), 0,
                "preupload to a PR");
     tap_ok(res[0].mode == HFS_HUB_UPLOAD_LFS, "LFS");
     tap_is_str(res[0].oid, SHA("9"), "the remote oid of an existing file");
@@ -95,7 +97,7 @@ static void test_preupload_batches(fakehub *fh, hfs_hub *hub)
                                           NULL, NULL, 200, NULL, answer.ptr});
         hfs_buf_free(&answer);
     }
-    tap_is_int(hfs_hub_preupload(res, hub, &model, "main", files, N, NULL, false), 0,
+    tap_is_int(hfs_hub_preupload(res, hub, &model, "main", files, N, NULL, NULL, false), 0,
                "preupload 600 files");
     tap_is_int((long long)fakehub_count(fh), 3, "in three requests");
     for (int b = 0; b < 3 && fakehub_request(fh, (size_t)b); b++) {
@@ -157,7 +159,7 @@ static void test_preupload_checks(fakehub *fh, hfs_hub *hub)
                                           NULL, NULL, 200, NULL, cases[i].answer});
         char name[160];
         snprintf(name, sizeof(name), "bad preupload answer %zu is refused", i + 1);
-        tap_is_int(hfs_hub_preupload(res, hub, &model, NULL, files, 2, NULL, false), HFS_ERROR,
+        tap_is_int(hfs_hub_preupload(res, hub, &model, NULL, files, 2, NULL, NULL, false), HFS_ERROR,
                    name);
         error_has(cases[i].want, cases[i].want);
         tap_ok(res[0].oid == NULL && res[1].oid == NULL, "results are cleared after a failure");
