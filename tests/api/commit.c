@@ -402,6 +402,19 @@ static void test_noop_and_ignore(hfs_commit_options *o)
            "run.log is not on the hub, kept.txt is");
     hfs_commit_info_clear(&ci);
     hfs_commit_ops_free(ops);
+
+    /* the .gitattributes added in the same commit decides what goes to LFS */
+    static const char attrs[] = "*.jsonl filter=lfs diff=lfs merge=lfs -text\n";
+    ops = hfs_commit_ops_new();
+    hfs_commit_ops_add_buffer(ops, ".gitattributes", text(attrs), sizeof(attrs) - 1, count_free);
+    hfs_commit_ops_add_buffer(ops, "events.jsonl", text("{\"a\": 1}\n"), 9, count_free);
+    tap_is_int(hfs_preupload_lfs(o, ops), 0, "pre-upload with a new .gitattributes");
+    hfs_commit_ops_get(&info, ops, 1);
+    tap_ok(info.mode == HFS_UPLOAD_MODE_LFS, "the text file its rule covers goes to LFS");
+    rc = hfs_create_commit(&ci, o, ops, "With a .gitattributes", NULL, NULL);
+    tap_ok(rc == 0 && remote("events.jsonl", "main").is_lfs, "... and is an LFS file on the hub");
+    hfs_commit_info_clear(&ci);
+    hfs_commit_ops_free(ops);
     free(before);
 }
 
