@@ -31,9 +31,9 @@ static void test_preupload_body(fakehub *fh, hfs_hub *hub)
                                       "{\"files\":[{\"path\":\"a.txt\",\"uploadMode\":\"regular\","
                                       "\"shouldIgnore\":false,\"oid\":null}],"
                                       "\"commitOid\":\"" OID("4") "\"}"});
-    tap_is_int(hfs_hub_preupload(res, hub, &model, NULL, files, 1, "*.log\n", "*.txt filter=lfs\n",
-                                 true), 0,
-               "preupload one file");
+    tap_is_int(
+        hfs_hub_preupload(res, hub, &model, NULL, files, 1, "*.log\n", "*.txt filter=lfs\n", true),
+        0, "preupload one file");
     tap_ok(res[0].mode == HFS_HUB_UPLOAD_REGULAR && !res[0].should_ignore && !res[0].oid,
            "regular, not ignored, new");
     hfs_hub_preupload_result_clear(&res[0]);
@@ -159,8 +159,8 @@ static void test_preupload_checks(fakehub *fh, hfs_hub *hub)
                                           NULL, NULL, 200, NULL, cases[i].answer});
         char name[160];
         snprintf(name, sizeof(name), "bad preupload answer %zu is refused", i + 1);
-        tap_is_int(hfs_hub_preupload(res, hub, &model, NULL, files, 2, NULL, NULL, false), HFS_ERROR,
-                   name);
+        tap_is_int(hfs_hub_preupload(res, hub, &model, NULL, files, 2, NULL, NULL, false),
+                   HFS_ERROR, name);
         error_has(cases[i].want, cases[i].want);
         tap_ok(res[0].oid == NULL && res[1].oid == NULL, "results are cleared after a failure");
     }
