@@ -14,10 +14,9 @@
 
 #include <git2/sys/mempack.h>
 #include <git2/sys/odb_backend.h>
-#include <openssl/evp.h>
-#include <zlib.h>
 
 #include "common/error.h"
+#include "common/gitpack.h"
 #include "common/hash.h"
 #include "common/lfsrules.h"
 #include "common/util.h"
@@ -567,153 +566,13 @@ static int collect_new_objects(git_oid **ids, size_t *n, size_t *cap, oid_set *s
     return rc;
 }
 
-/* Where one object of the pack being written starts, and the CRC-32 of its bytes there. */
-typedef struct {
-    git_oid id;
-    uint64_t offset;
-    uint32_t crc;
-} pack_entry;
-
-/* A pack being written into the repository's objects/pack, a buffer at a time, with the
- * SHA-1 of everything written for its trailer and what its index needs of each object. */
-typedef struct {
-    int fd;
-    char *tmp_path;
-    EVP_MD_CTX *sha1;
-    z_stream z;
-    uint64_t written; /* bytes of the pack so far, the buffer's included */
-    pack_entry *entries;
-    size_t n_entries;
-    unsigned char buf[1 << 20];
-    size_t len;
-} pack_out;
-
-static int pack_write(int fd, const void *data, size_t len)
-{
-    if (hfs_write_all(fd, data, len) == 0)
-        return 0;
-    git_error_set(GIT_ERROR_OS, "cannot write a pack: %s", strerror(errno));
-    return -1;
-}
-
-static int pack_drain(pack_out *p)
-{
-    if (p->len == 0)
-        return 0;
-    EVP_DigestUpdate(p->sha1, p->buf, p->len);
-    int rc = pack_write(p->fd, p->buf, p->len);
-    p->len = 0;
-    return rc;
-}
-
-static int pack_put(pack_out *p, const void *data, size_t len)
-{
-    const unsigned char *d = data;
-    p->written += len;
-    while (len > 0) {
-        size_t n = sizeof(p->buf) - p->len < len ? sizeof(p->buf) - p->len : len;
-        memcpy(p->buf + p->len, d, n);
-        p->len += n;
-        d += n;
-        len -= n;
-        if (p->len == sizeof(p->buf) && pack_drain(p) < 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* One entry: its type and size (git's varint header), then the data as a zlib stream. */
-static int pack_put_object(pack_out *p, const git_oid *id, git_object_t type, const void *data,
-                           size_t size)
-{
-    pack_entry *e = &p->entries[p->n_entries++];
-    git_oid_cpy(&e->id, id);
-    e->offset = p->written;
-    unsigned char head[16];
-    size_t h = 0;
-    size_t rest = size >> 4;
-    head[h++] = (unsigned char)(((unsigned)type << 4) | (size & 15) | (rest ? 0x80 : 0));
-    while (rest) {
-        head[h++] = (unsigned char)((rest & 0x7f) | (rest >> 7 ? 0x80 : 0));
-        rest >>= 7;
-    }
-    uLong crc = crc32(0L, head, (uInt)h);
-    if (pack_put(p, head, h) < 0 || deflateReset(&p->z) != Z_OK)
-        return -1;
-    p->z.next_in = (Bytef *)data;
-    p->z.avail_in = (uInt)size; /* a commit's inline content is far below 4 GiB */
-    int zr;
-    do {
-        if (p->len == sizeof(p->buf) && pack_drain(p) < 0)
-            return -1;
-        size_t before = p->len;
-        p->z.next_out = p->buf + p->len;
-        p->z.avail_out = (uInt)(sizeof(p->buf) - p->len);
-        zr = deflate(&p->z, Z_FINISH);
-        p->len = sizeof(p->buf) - p->z.avail_out;
-        crc = crc32(crc, p->buf + before, (uInt)(p->len - before));
-        p->written += p->len - before;
-    } while (zr == Z_OK || zr == Z_BUF_ERROR);
-    e->crc = (uint32_t)crc;
-    return zr == Z_STREAM_END ? 0 : -1;
-}
-
-static int cmp_pack_entry(const void *a, const void *b)
-{
-    return git_oid_cmp(&((const pack_entry *)a)->id, &((const pack_entry *)b)->id);
-}
-
-static void put_be32(hfs_buf *b, uint32_t v)
-{
-    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 8), (unsigned char)v};
-    hfs_buf_add(b, x, 4);
-}
-
-/* The pack's index (git's version 2): a fan-out table on the first byte, the sorted ids,
- * their CRC-32s, their offsets (past 2 GiB through a table of 64-bit ones), the pack's
- * checksum and the index's own. */
-static void pack_index(hfs_buf *idx, pack_entry *entries, size_t n, const unsigned char *pack_sum)
-{
-    qsort(entries, n, sizeof(*entries), cmp_pack_entry);
-    static const unsigned char magic[8] = {0xff, 't', 'O', 'c', 0, 0, 0, 2};
-    hfs_buf_add(idx, magic, sizeof(magic));
-    size_t k = 0;
-    for (unsigned first = 0; first < 256; first++) {
-        while (k < n && entries[k].id.id[0] == first)
-            k++;
-        put_be32(idx, (uint32_t)k);
-    }
-    for (size_t i = 0; i < n; i++)
-        hfs_buf_add(idx, entries[i].id.id, GIT_OID_RAWSZ);
-    for (size_t i = 0; i < n; i++)
-        put_be32(idx, entries[i].crc);
-    uint32_t n_large = 0;
-    for (size_t i = 0; i < n; i++)
-        put_be32(idx, entries[i].offset < 0x80000000u ? (uint32_t)entries[i].offset
-                                                      : 0x80000000u | n_large++);
-    for (size_t i = 0; i < n; i++)
-        if (entries[i].offset >= 0x80000000u) {
-            put_be32(idx, (uint32_t)(entries[i].offset >> 32));
-            put_be32(idx, (uint32_t)entries[i].offset);
-        }
-    hfs_buf_add(idx, pack_sum, GIT_OID_RAWSZ);
-    unsigned char sum[EVP_MAX_MD_SIZE];
-    unsigned sum_len = 0;
-    EVP_Digest(idx->ptr, idx->len, sum, &sum_len, EVP_sha1(), NULL);
-    hfs_buf_add(idx, sum, GIT_OID_RAWSZ);
-}
-
 /* Writes the commit and the objects it made as a pack with its index into the repository's
- * objects/pack, then empties the memory. Called before a ref points at the commit.
+ * objects/pack (common/gitpack: stored, without deltas, the index made from the ids as the
+ * pack is written), then empties the memory. Called before a ref points at the commit.
  * (git_mempack_dump would pack the commit's whole tree, every file of the repository, each
- * time.) The objects are stored, not compressed (zlib level 0), and without deltas: deflating
- * the content of a big commit was most of its time (about 45 MB/s of text on this kind of
- * machine), so the hub trades disk for speed; `git repack -adF` in the repository compresses
- * everything later. The index is written here, from the ids the objects were stored under,
- * offsets and CRCs taken as the pack is written: libgit2's indexer would read the pack back,
- * inflate every object and hash it again with its collision-detecting SHA-1 (an eighth of
- * the hub's CPU while taking a 4 GiB upload). Tests check every such pack with git fsck. */
+ * time; libgit2's indexer would read the pack back, inflate every object and hash it again
+ * with its collision-detecting SHA-1, an eighth of the hub's CPU while taking a 4 GiB
+ * upload.) Tests check every such pack with git fsck. */
 static int obj_batch_flush(obj_batch *b, git_repository *repo, const char *ref,
                            const git_oid *commit)
 {
@@ -722,103 +581,51 @@ static int obj_batch_flush(obj_batch *b, git_repository *repo, const char *ref,
     git_commit *c = NULL;
     git_oid *ids = NULL;
     size_t n = 0, cap = 0;
-    pack_out *p = hfs_calloc(1, sizeof(*p));
-    p->fd = -1;
     oid_set seen = {0};
     git_buf objects = GIT_BUF_INIT;
-    hfs_buf idx = HFS_BUF_INIT;
-    char *idx_tmp = NULL, *pack_path = NULL, *idx_path = NULL, *pack_dir = NULL;
-    int idx_fd = -1;
+    char *pack_dir = NULL, *why = NULL;
+    hfs_gitpack *pack = NULL;
     int rc = -1;
-    bool z_ready = false;
     if (git_commit_lookup(&c, repo, commit) < 0)
-        goto done;
+        goto git_failed;
     oid_set_init(&seen, 64);
     HFS_PUSH(ids, n, cap, *commit);
     if (collect_new_objects(&ids, &n, &cap, &seen, repo, b->mem, git_commit_tree_id(c)) < 0 ||
         git_repository_item_path(&objects, repo, GIT_REPOSITORY_ITEM_OBJECTS) < 0)
-        goto done;
+        goto git_failed;
     pack_dir = hfs_path_join(objects.ptr, "pack");
-    p->tmp_path = hfs_path_join(pack_dir, "tmp_pack_XXXXXX");
-    idx_tmp = hfs_path_join(pack_dir, "tmp_idx_XXXXXX");
-    if (hfs_mkdir_p(pack_dir) < 0 || (p->fd = mkostemp(p->tmp_path, O_CLOEXEC)) < 0) {
-        git_error_set(GIT_ERROR_OS, "cannot create a pack in %s: %s", pack_dir,
-                      strerror(errno));
-        goto done;
-    }
-    p->entries = hfs_calloc(n, sizeof(*p->entries));
-    if (!(p->sha1 = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(p->sha1, EVP_sha1(), NULL) ||
-        deflateInit(&p->z, Z_NO_COMPRESSION) != Z_OK) {
-        git_error_set_str(GIT_ERROR_NOMEMORY, "cannot start the pack's hash or zlib stream");
-        goto done;
-    }
-    z_ready = true;
-    unsigned char head[12] = {'P', 'A', 'C', 'K', 0, 0, 0, 2};
-    for (int i = 0; i < 4; i++)
-        head[8 + i] = (unsigned char)((uint32_t)n >> (24 - 8 * i));
-    if (pack_put(p, head, sizeof(head)) < 0)
-        goto done;
+    if ((rc = hfs_gitpack_begin(&pack, pack_dir, n)) < 0)
+        goto failed;
     for (size_t i = 0; i < n; i++) {
         /* from the memory backend itself: the odb would hash every object again to check it */
         void *data = NULL;
         size_t len = 0;
         git_object_t type;
         if (b->mem->read(&data, &len, &type, b->mem, &ids[i]) < 0)
-            goto done;
-        int r = pack_put_object(p, &ids[i], type, data, len);
+            goto git_failed;
+        rc = hfs_gitpack_add(pack, ids[i].id, (int)type, data, len);
         git_odb_backend_data_free(b->mem, data);
-        if (r < 0)
-            goto done;
+        if (rc < 0)
+            goto failed;
     }
-    unsigned char trailer[EVP_MAX_MD_SIZE];
-    unsigned tlen = 0;
-    if (pack_drain(p) < 0 || !EVP_DigestFinal_ex(p->sha1, trailer, &tlen) ||
-        pack_write(p->fd, trailer, tlen) < 0)
-        goto done;
-    pack_index(&idx, p->entries, p->n_entries, trailer);
-    char hex[GIT_OID_HEXSZ + 1];
-    for (unsigned i = 0; i < GIT_OID_RAWSZ; i++)
-        snprintf(hex + 2 * i, 3, "%02x", trailer[i]);
-    pack_path = hfs_sprintf("%s/pack-%s.pack", pack_dir, hex);
-    idx_path = hfs_sprintf("%s/pack-%s.idx", pack_dir, hex);
-    /* the pack first, then its index: readers find packs by their index */
-    if ((idx_fd = mkostemp(idx_tmp, O_CLOEXEC)) < 0 || pack_write(idx_fd, idx.ptr, idx.len) < 0 ||
-        fchmod(p->fd, 0444) != 0 || fchmod(idx_fd, 0444) != 0 ||
-        rename(p->tmp_path, pack_path) != 0 || rename(idx_tmp, idx_path) != 0) {
-        git_error_set(GIT_ERROR_OS, "cannot write the pack %s: %s", pack_path, strerror(errno));
-        goto done;
-    }
-    free(p->tmp_path);
-    free(idx_tmp);
-    p->tmp_path = idx_tmp = NULL;
-    if (git_odb_refresh(b->odb) < 0)
-        goto done;
-    rc = 0;
-done:
+    rc = hfs_gitpack_finish(pack);
+    pack = NULL;
     if (rc < 0)
-        rc = repo_git_fail(HFS_ERROR, "cannot store the objects of the commit on %s", ref);
-    if (z_ready)
-        deflateEnd(&p->z);
-    EVP_MD_CTX_free(p->sha1);
-    /* a temp name is removed only if this call created it (and it was not renamed) */
-    if (p->fd >= 0) {
-        close(p->fd);
-        if (p->tmp_path)
-            unlink(p->tmp_path);
-    }
-    if (idx_fd >= 0) {
-        close(idx_fd);
-        if (idx_tmp)
-            unlink(idx_tmp);
-    }
-    free(p->tmp_path);
-    free(idx_tmp);
-    free(p->entries);
-    free(p);
-    free(pack_path);
-    free(idx_path);
+        goto failed;
+    if (git_odb_refresh(b->odb) < 0)
+        goto git_failed;
+    rc = 0;
+    goto done;
+git_failed:
+    rc = repo_git_fail(HFS_ERROR, "cannot store the objects of the commit on %s", ref);
+    goto done;
+failed:
+    why = hfs_strdup(hfs_error_last()); /* the message is formatted into its own buffer */
+    rc = hfs_error_set(rc, "cannot store the objects of the commit on %s: %s", ref, why);
+    free(why);
+done:
+    hfs_gitpack_abort(pack);
     free(pack_dir);
-    hfs_buf_free(&idx);
     git_buf_dispose(&objects);
     free(ids);
     oid_set_free(&seen);
