@@ -56,12 +56,29 @@ typedef struct {
 char *lgit_pointer_text(const char *sha256, uint64_t size);
 /* Writes the pointer blob of an LFS object. */
 int lgit_blob_pointer(git_oid *out, git_repository *repo, const char *sha256, uint64_t size);
-/* Streams a regular file into a blob (never whole in memory). `pin_sha1` (may be NULL or "")
+/* Writes a regular file (at most 10 MiB) as a loose blob. `pin_sha1` (may be NULL or "")
  * is the git blob sha1 the plan pinned: another one is HFS_ESTALE naming the file, and so is
  * a size other than `size` — except that with `allow_growth` a longer file gives the blob of
  * its first `size` bytes (a log being appended to, hfs_apply_options.allow_growth). */
 int lgit_blob_from_file(git_oid *out, git_repository *repo, const char *path, uint64_t size,
                         const char *pin_sha1, bool allow_growth);
+/* A regular file of a commit, for lgit_blobs_from_files: its blob id goes to *out. */
+typedef struct {
+    const char *path;     /* on disk */
+    uint64_t size;        /* as planned */
+    const char *pin_sha1; /* the plan's git blob sha1; NULL or "": none */
+    git_oid *out;
+} lgit_blob_file;
+
+/* From this many files on, a commit's blobs go into the cache as one pack. */
+#define LGIT_PACK_MIN_FILES 32
+
+/* The blobs of a commit's regular files, checked as lgit_blob_from_file checks one. With
+ * LGIT_PACK_MIN_FILES or more, the pinned ones are written as one pack (stored, no deltas;
+ * the push's pack compresses them) and each is read whole, once; the others, and those of
+ * a smaller commit, as loose objects. Regular files are at most 10 MiB (HFS_ELIMIT past
+ * it). */
+int lgit_blobs_from_files(git_repository *repo, lgit_blob_file *files, size_t n, bool allow_growth);
 /* The blob at `path` in `tree` (a regular copy reuses it). HFS_ENOTFOUND when missing. */
 int lgit_blob_at(git_oid *out, const git_tree *tree, const char *path);
 

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/gitpack.h"
+#include "common/hash.h"
 #include "common/lfsrules.h"
 #include "common/util.h"
 #include "legacy-git/lgit.h"
@@ -41,76 +43,164 @@ int lgit_blob_pointer(git_oid *out, git_repository *repo, const char *sha256, ui
     return rc;
 }
 
-int lgit_blob_from_file(git_oid *out, git_repository *repo, const char *path, uint64_t size,
-                        const char *pin_sha1, bool allow_growth)
+/* Reads the `size` bytes the plan has of a regular file into *out, with the plan's checks:
+ * a file that is gone, shorter or longer than planned is HFS_ESTALE (a longer one is read up
+ * to `size` with allow_growth, a log being appended to). */
+static int read_planned(hfs_buf *out, const char *path, uint64_t size, bool allow_growth)
 {
-    git_odb *odb = NULL;
-    git_odb_stream *st = NULL;
-    char *buf = NULL;
-    int rc = 0;
+    if (size > HFS_REGULAR_MAX_BYTES)
+        return hfs_error_set(HFS_ELIMIT,
+                             "%s: %" PRIu64 " bytes is over the hub's %u MiB limit for a file "
+                             "outside LFS",
+                             path, size, (unsigned)(HFS_REGULAR_MAX_BYTES >> 20));
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = hfs_error_set(errno == ENOENT ? HFS_ESTALE : HFS_ERROR,
-                           "cannot read %s to commit it: %s", path, strerror(errno));
-        goto done;
-    }
-    if (git_repository_odb(&odb, repo) < 0 ||
-        git_odb_open_wstream(&st, odb, (git_object_size_t)size, GIT_OBJECT_BLOB) < 0) {
-        rc = git_fail(HFS_ERROR, "cannot store the content of %s in the git cache", path);
-        goto done;
-    }
-    buf = hfs_malloc(1 << 16);
-    uint64_t done = 0;
+    if (fd < 0)
+        return hfs_error_set(errno == ENOENT ? HFS_ESTALE : HFS_ERROR,
+                             "cannot read %s to commit it: %s", path, strerror(errno));
+    int rc = 0;
+    out->len = 0;
+    hfs_buf_grow(out, (size_t)size + 1); /* one more: a byte past the plan is growth */
     for (;;) {
-        size_t want = 1 << 16;
-        if (allow_growth && size - done < want)
-            want = (size_t)(size - done); /* the planned bytes only; 0 ends the loop */
-        ssize_t got = want ? read(fd, buf, want) : 0;
+        size_t want = (size_t)size + 1 - out->len;
+        if (allow_growth && out->len + want > size)
+            want = (size_t)(size - out->len); /* the planned bytes only; 0 ends the loop */
+        ssize_t got = want ? read(fd, out->ptr + out->len, want) : 0;
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
             rc = hfs_error_set(HFS_ERROR, "cannot read %s to commit it: %s", path, strerror(errno));
-            goto done;
+            break;
         }
         if (got == 0)
             break;
-        if (done + (uint64_t)got > size) {
+        out->len += (size_t)got;
+        if (out->len > size) {
             rc = hfs_error_set(HFS_ESTALE,
                                "plan is stale: %s grew past its planned %" PRIu64
                                " bytes since the plan was written; run `hfsync plan` again",
                                path, size);
-            goto done;
+            break;
         }
-        if (git_odb_stream_write(st, buf, (size_t)got) < 0) {
-            rc = git_fail(HFS_ERROR, "cannot store the content of %s in the git cache", path);
-            goto done;
-        }
-        done += (uint64_t)got;
     }
-    if (done != size) {
+    if (rc == 0 && out->len != size)
         rc = hfs_error_set(HFS_ESTALE,
-                           "plan is stale: %s has %" PRIu64 " bytes, the plan %" PRIu64
+                           "plan is stale: %s has %zu bytes, the plan %" PRIu64
                            "; run `hfsync plan` again",
-                           path, done, size);
-        goto done;
-    }
-    if (git_odb_stream_finalize_write(out, st) < 0) {
+                           path, out->len, size);
+    close(fd);
+    return rc;
+}
+
+/* The pin, when there is one, must be the blob's id. */
+static int check_pin(const char *path, const char *hex, const char *pin_sha1)
+{
+    if (!pin_sha1 || !*pin_sha1 || strcmp(hex, pin_sha1) == 0)
+        return 0;
+    return hfs_error_set(HFS_ESTALE,
+                         "plan is stale: %s changed since the plan was written (its git sha1 "
+                         "is now %.12s…, the plan has %.12s…); run `hfsync plan` again",
+                         path, hex, pin_sha1);
+}
+
+int lgit_blob_from_file(git_oid *out, git_repository *repo, const char *path, uint64_t size,
+                        const char *pin_sha1, bool allow_growth)
+{
+    hfs_buf data = HFS_BUF_INIT;
+    int rc = read_planned(&data, path, size, allow_growth);
+    if (rc == 0 && git_blob_create_from_buffer(out, repo, data.ptr, data.len) < 0)
         rc = git_fail(HFS_ERROR, "cannot store the content of %s in the git cache", path);
+    if (rc == 0) {
+        char hex[GIT_OID_HEXSZ + 1];
+        git_oid_tostr(hex, sizeof(hex), out);
+        rc = check_pin(path, hex, pin_sha1);
+    }
+    hfs_buf_free(&data);
+    return rc;
+}
+
+static int by_blob_id(const void *a, const void *b)
+{
+    return git_oid_cmp((*(const lgit_blob_file *const *)a)->out,
+                       (*(const lgit_blob_file *const *)b)->out);
+}
+
+/* The pinned files of a big commit as one pack (common/gitpack: stored, no deltas, the index
+ * from the ids): a loose object each meant a deflate (at libgit2's level 1) and a new file
+ * with its folder for every one, about half of what the git transport spent on a tree of
+ * 5,000 JSON files. Every file is read and hashed (OpenSSL's SHA-1) and must match its
+ * pin; the ids are the pins, so the pack's size is known before the first byte. */
+static int write_pack(git_repository *repo, lgit_blob_file *const *files, size_t n,
+                      bool allow_growth)
+{
+    git_odb *odb = NULL;
+    git_buf objects = GIT_BUF_INIT;
+    hfs_buf data = HFS_BUF_INIT;
+    hfs_gitpack *pack = NULL;
+    bool *fresh = hfs_calloc(n, sizeof(*fresh)); /* written into the pack */
+    char *pack_dir = NULL;
+    size_t count = 0;
+    int rc = 0;
+    if (git_repository_odb(&odb, repo) < 0 ||
+        git_repository_item_path(&objects, repo, GIT_REPOSITORY_ITEM_OBJECTS) < 0) {
+        rc = git_fail(HFS_ERROR, "cannot open the objects of the git cache %s",
+                      git_repository_path(repo));
         goto done;
     }
-    char hex[GIT_OID_HEXSZ + 1];
-    git_oid_tostr(hex, sizeof(hex), out);
-    if (pin_sha1 && *pin_sha1 && strcmp(hex, pin_sha1) != 0)
-        rc = hfs_error_set(HFS_ESTALE,
-                           "plan is stale: %s changed since the plan was written (its git sha1 "
-                           "is now %.12s…, the plan has %.12s…); run `hfsync plan` again",
-                           path, hex, pin_sha1);
+    /* files is sorted by id: the first of equal ones goes in, unless the cache has it */
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && git_oid_equal(files[i]->out, files[i - 1]->out))
+            continue;
+        fresh[i] = !git_odb_exists(odb, files[i]->out);
+        count += fresh[i];
+    }
+    pack_dir = hfs_path_join(objects.ptr, "pack");
+    if (count > 0 && (rc = hfs_gitpack_begin(&pack, pack_dir, count)) < 0)
+        goto done;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const lgit_blob_file *f = files[i];
+        char hex[HFS_SHA1_HEX];
+        if ((rc = read_planned(&data, f->path, f->size, allow_growth)) < 0)
+            break;
+        hfs_git_blob_sha1_hex(hex, data.ptr, data.len);
+        if ((rc = check_pin(f->path, hex, f->pin_sha1)) < 0)
+            break;
+        if (fresh[i])
+            rc = hfs_gitpack_add(pack, f->out->id, HFS_GITPACK_BLOB, data.ptr, data.len);
+    }
+    if (rc == 0 && pack) {
+        rc = hfs_gitpack_finish(pack);
+        pack = NULL;
+        if (rc == 0 && git_odb_refresh(odb) < 0)
+            rc = git_fail(HFS_ERROR, "cannot read the new pack in %s", pack_dir);
+    }
 done:
-    free(buf);
-    git_odb_stream_free(st);
+    hfs_gitpack_abort(pack);
+    free(pack_dir);
+    free(fresh);
+    hfs_buf_free(&data);
+    git_buf_dispose(&objects);
     git_odb_free(odb);
-    if (fd >= 0)
-        close(fd);
+    return rc;
+}
+
+int lgit_blobs_from_files(git_repository *repo, lgit_blob_file *files, size_t n, bool allow_growth)
+{
+    lgit_blob_file **packed = hfs_calloc(n ? n : 1, sizeof(*packed));
+    size_t m = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        lgit_blob_file *f = &files[i];
+        if (n >= LGIT_PACK_MIN_FILES && f->pin_sha1 && git_oid_fromstr(f->out, f->pin_sha1) == 0)
+            packed[m++] = f;
+        else
+            rc = lgit_blob_from_file(f->out, repo, f->path, f->size, f->pin_sha1, allow_growth);
+        git_error_clear(); /* a pin that is not an oid is checked on the loose path */
+    }
+    if (rc == 0 && m > 0) {
+        qsort(packed, m, sizeof(*packed), by_blob_id);
+        rc = write_pack(repo, packed, m, allow_growth);
+    }
+    free(packed);
     return rc;
 }
 

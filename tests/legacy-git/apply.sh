@@ -177,6 +177,55 @@ git -C "$G" merge-base --is-ancestor HEAD origin/main
 ok $? "... a fast-forward of git's commit for the git user"
 expect_eq "$(git -C "$G" diff origin/main --stat)" "" "... holding exactly their work tree"
 
+# ---- a big commit: its regular files go into the cache as one pack (read once, checked
+# against the plan), not a loose object each; a file changed since the plan stops it
+B=$W/big
+mkdir -p "$B/json"
+for i in $(seq 1 60); do printf '{"row": %d}\n' "$i" >"$B/json/r$i.json"; done
+for i in 1 2 3; do printf 'same content\n' >"$B/json/dup$i.json"; done  # one blob, once
+printf '{"a": 1}\n' >"$B/config.json"                                  # the cache has it
+cat >big.yaml <<'YAML'
+version: 1
+syncs:
+  big:
+    repo_id: user/viagit
+    folder_path: ./big
+    path_in_repo: big
+    transport: git
+YAML
+cache=$(cache_of user/viagit)
+packs_before=$(find "$cache/objects/pack" -name 'pack-*.pack' | wc -l)
+loose_before=$(find "$cache/objects" -path '*/objects/[0-9a-f][0-9a-f]/*' -type f | wc -l)
+"$HFSYNC" plan -f big.yaml -o big.json >/dev/null 2>&1
+# the same size and mtime: only the content read for the pack can tell
+cp -p "$B/json/r7.json" "$W/r7.ref"
+printf '{"row": 9}\n' >"$B/json/r7.json"
+touch -r "$W/r7.ref" "$B/json/r7.json"
+"$HFSYNC" apply big.json >big.out 2>&1
+expect_eq "$?" 3 "a file changed after the plan stops the big commit (exit 3)"
+expect_contains "$(cat big.out)" "r7.json changed since the plan was written" "... naming the file"
+expect_eq "$(find "$cache/objects/pack" -name 'tmp_*' | wc -l) $(find "$cache/objects/pack" -name 'pack-*.pack' | wc -l)" \
+    "0 $packs_before" "... leaving neither a pack nor a temp file in the cache"
+printf '{"row": 7}\n' >"$B/json/r7.json"
+"$HFSYNC" apply -f big.yaml --yes >big.out 2>&1
+rc=$?
+expect_eq "$rc" 0 "re-planned, the big commit (64 files) goes over git"
+[ "$rc" -eq 0 ] || diag "$(cat big.out)"
+expect_eq "$(find "$cache/objects/pack" -name 'pack-*.pack' | wc -l)" "$((packs_before + 1))" \
+    "... its blobs as one new pack in the cache"
+new_blobs=$(git -C "$cache" show-index <"$(ls -t "$cache"/objects/pack/pack-*.idx | head -1)" | wc -l)
+expect_eq "$new_blobs" 61 "... holding each new blob once (60 rows, the 3 copies as one; config.json was there)"
+loose_after=$(find "$cache/objects" -path '*/objects/[0-9a-f][0-9a-f]/*' -type f | wc -l)
+ok $([ $((loose_after - loose_before)) -lt 20 ] && echo 0 || echo 1) \
+    "... and only trees and the commit loose ($((loose_after - loose_before)) new loose objects)"
+for repo in "$cache" "$HUB_ROOT/repos/models/user/viagit.git"; do
+    git -C "$repo" fsck --strict >fsck.out 2>&1
+    rc=$?
+    ok $rc "git fsck passes in ${repo#"$TEST_TMP"/}"
+    [ "$rc" -eq 0 ] || diag "$(head -5 fsck.out)"
+done
+expect_eq "$(resolve_check "$B" user/viagit big)" "" "... every file reads back through resolve"
+
 # ---- the example a user copies: examples/git-transport
 cp -r "$SRCDIR/examples/git-transport" "$TEST_TMP/example"
 printf 'noise\n' >"$TEST_TMP/example/model/train.log"
