@@ -57,21 +57,36 @@ resent() {
     tail -n +"$(($1 + 1))" "$TEST_TMP/access.log" | completed |
         grep -c -F -x -f <(printf '%s\n' "$before") || true
 }
+# quiet_for SECONDS: until the access log has not grown for that long (at most 5 s).
+quiet_for() {
+    local size prev=-1 since=$SECONDS
+    while [ $((SECONDS - since)) -lt 5 ]; do
+        size=$(stat -c %s "$TEST_TMP/access.log")
+        [ "$size" = "$prev" ] && return 0
+        prev=$size
+        sleep "$1"
+    done
+}
 killed=0 progress="" resends=0
 for d in $delays; do
     from=$(wc -l <"$TEST_TMP/access.log")
     "$HFSYNC" apply plan.json >>runs.out 2>>runs.err &
     pid=$!
     sleep "$d"
-    kill -9 "$pid" 2>/dev/null && killed=$((killed + 1))
+    kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
-    # Requests the killed run left on the way land (or fail) before the next run looks.
-    sleep 0.4
+    # 137 (128 + SIGKILL): the kill found it running; a run already over exited 0 or 3
+    [ $? -eq 137 ] && killed=$((killed + 1))
+    # Requests the killed run left on the way land (or fail) before the next run looks: an
+    # upload whose body was all in the socket when the run died is still stored, up to the
+    # hub's 300 ms delay later; landing after the next run asked for it, it would look like
+    # a resend by that run. So wait for a log quiet for longer than the delays (at most 5 s).
+    quiet_for 0.5
     progress="$progress $(($(commit_count models/user/killme) - 1))"
     resends=$((resends + $(resent "$from")))
 done
 diag "commits after each run:$progress"
-ok $([ "$killed" -ge 5 ] && echo 0 || echo 1) "at least half of the runs were killed mid-way ($killed of 10)"
+ok $([ "$killed" -ge 3 ] && echo 0 || echo 1) "at least 3 runs were killed mid-way ($killed of 10; the later ones may find the work done)"
 ok $(grep -q "is being applied by another hfsync" runs.err && echo 1 || echo 0) \
     "a killed apply's lock never refused the next run"
 

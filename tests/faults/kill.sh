@@ -104,8 +104,11 @@ killed_run() {
     pid=$!
     sleep "$point"
     KILLED=0
-    kill -9 "$pid" 2>/dev/null && KILLED=1
+    kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    # 137 (128 + SIGKILL): the kill found it running (kill(1) succeeds on a run that ended
+    # but was not waited for)
+    [ $? -eq 137 ] && KILLED=1
     quiet
 }
 
