@@ -33,23 +33,32 @@ static int read_sample(unsigned char *buf, size_t *len, const char *path, uint64
     return 0;
 }
 
+/* The content *out of the root config file `name` when `op` adds or changes it, else NULL;
+ * *found says which. */
+static int config_file_of(char **out, bool *found, const exec_sync *s, const hfs_plan_op *op,
+                          const char *name)
+{
+    *found = (op->kind == HFS_OP_ADD || op->kind == HFS_OP_UPDATE) && !op->lfs &&
+             strcmp(op->path, name) == 0;
+    if (!*found)
+        return 0;
+    char *path = exec_local_path(s->sync, op);
+    size_t len;
+    int rc = hfs_read_file(out, &len, path, HFS_REGULAR_MAX_BYTES);
+    free(path);
+    return rc;
+}
+
 /* The root .gitignore when this commit adds or changes it: the hub judges shouldIgnore by
  * the copy in the commit, not the one at the revision. */
 static int commit_gitignore(char **out, const exec_sync *s, const exec_entry *entries, size_t n)
 {
     *out = NULL;
-    for (size_t i = 0; i < n; i++) {
-        const hfs_plan_op *op = entries[i].op;
-        if ((op->kind == HFS_OP_ADD || op->kind == HFS_OP_UPDATE) && !op->lfs &&
-            strcmp(op->path, ".gitignore") == 0) {
-            char *path = exec_local_path(s->sync, op);
-            size_t len;
-            int rc = hfs_read_file(out, &len, path, HFS_REGULAR_MAX_BYTES);
-            free(path);
-            return rc;
-        }
-    }
-    return 0;
+    bool found = false;
+    int rc = 0;
+    for (size_t i = 0; i < n && !found && rc == 0; i++)
+        rc = config_file_of(out, &found, s, entries[i].op, ".gitignore");
+    return rc;
 }
 
 /* The root .gitattributes the plan uploads, in whichever of its commits: the planner
@@ -60,21 +69,14 @@ static int commit_gitignore(char **out, const exec_sync *s, const exec_entry *en
 static int plan_gitattributes(char **out, const exec_sync *s)
 {
     *out = NULL;
-    for (size_t k = 0; k < s->sync->n_commits; k++) {
+    bool found = false;
+    int rc = 0;
+    for (size_t k = 0; k < s->sync->n_commits && !found && rc == 0; k++) {
         const hfs_plan_commit *c = &s->sync->commits[k];
-        for (size_t i = 0; i < c->n_ops; i++) {
-            const hfs_plan_op *op = &c->ops[i];
-            if ((op->kind != HFS_OP_ADD && op->kind != HFS_OP_UPDATE) || op->lfs ||
-                strcmp(op->path, ".gitattributes") != 0)
-                continue;
-            char *path = exec_local_path(s->sync, op);
-            size_t len;
-            int rc = hfs_read_file(out, &len, path, HFS_REGULAR_MAX_BYTES);
-            free(path);
-            return rc;
-        }
+        for (size_t i = 0; i < c->n_ops && !found && rc == 0; i++)
+            rc = config_file_of(out, &found, s, &c->ops[i], ".gitattributes");
     }
-    return 0;
+    return rc;
 }
 
 static bool asks_preupload(const exec_entry *e)
