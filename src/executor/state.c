@@ -156,6 +156,8 @@ static int write_holder(int fd, const char *path)
     return rc;
 }
 
+static void remove_torn_saves(const char *path);
+
 /* How often a waiting apply tries the lock again (and looks at its cancel flag). */
 #define LOCK_POLL_US 100000
 
@@ -214,6 +216,11 @@ int hfs_sync_lock_acquire_until(hfs_sync_lock **out, const char *state_dir, cons
     }
     if ((rc = write_holder(fd, path)) != 0)
         goto done;
+    /* A journal save a kill cut short: the holder is its only writer, so clear it now, also
+     * when this apply finds nothing to do and never reads the journal. */
+    char *journal = hfs_path_join(dir, "journal.json");
+    remove_torn_saves(journal);
+    free(journal);
     hfs_sync_lock *lock = hfs_calloc(1, sizeof(*lock));
     lock->fd = fd;
     lock->path = path;

@@ -72,7 +72,13 @@ static void test_lock(void)
     hfs_read_file(&text, &len, path, 4096);
     tap_is_int((long long)len, 0, "released lock file is emptied");
     free(text);
+    /* the temp file of a journal save a kill cut short goes when the lock is taken (an
+     * apply with nothing to do never loads the journal) */
+    char *torn = state_file("ckpt", "journal.json.tmp.K1ll3d");
+    hfs_write_file_atomic(torn, "{", 1, 0644);
     tap_is_int(hfs_sync_lock_acquire(&b, dir, "ckpt", false), 0, "lock taken again after release");
+    tap_ok(access(torn, F_OK) != 0, "... which clears a torn journal save");
+    free(torn);
     hfs_sync_lock_release(b);
     hfs_sync_lock_release(NULL);
     free(path);
