@@ -267,9 +267,10 @@ int hfs_gitpack_finish(hfs_gitpack *p)
     free(p->tmp_path);
     p->tmp_path = NULL;
     if (rename(idx_tmp, idx_path) != 0) {
+        /* the pack stays: without its index it is never read, and the name may be that of
+         * an identical pack that has one */
         rc = hfs_error_set(HFS_ERROR, "cannot write the pack index %s: %s", idx_path,
                            strerror(errno));
-        unlink(pack_path); /* without its index the pack is never read */
         goto done;
     }
     free(idx_tmp);

@@ -27,7 +27,8 @@ int hfs_gitpack_add(hfs_gitpack *p, const unsigned char id[HFS_GITPACK_ID_BYTES]
 /* With all `count` objects added: the pack's trailer, its index, and both renamed into
  * pack_dir as pack-<checksum>.pack and .idx (the pack first: readers find packs by their
  * index). Then the repository's readers see the objects once they refresh their pack list.
- * Frees p, whatever the outcome; a failure leaves no file behind. */
+ * Frees p, whatever the outcome; a failure leaves no temp file behind (a pack whose index
+ * could not be renamed stays, never read without it). */
 int hfs_gitpack_finish(hfs_gitpack *p);
 /* Gives up: frees p and removes its temp file. NULL is fine. */
 void hfs_gitpack_abort(hfs_gitpack *p);
