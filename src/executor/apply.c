@@ -339,7 +339,8 @@ static int apply_sync(exec_ctx *x, const hfs_plan_sync *ps, exec_pin *pin)
     char *state_name = state_name_of(x, ps);
     s.journal = &journal;
     s.state_name = state_name;
-    if ((rc = hfs_journal_load(&journal, x->state_dir, state_name, hfs_plan_id(x->plan))) < 0)
+    if ((rc = hfs_journal_load(&journal, x->state_dir, state_name, hfs_plan_id(x->plan))) < 0 ||
+        (rc = exec_plan_gitattributes(&s.gitattributes, &s)) < 0)
         goto done;
     s.revision = hfs_strdup(ps->revision);
     s.create_pr = ps->create_pr;
@@ -370,6 +371,7 @@ done:
     hfs_journal_clear(&journal);
     free(state_name);
     lgit_session_free(s.git);
+    free(s.gitattributes);
     free(s.pr_url);
     free(s.revision);
     return rc;

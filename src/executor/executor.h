@@ -47,6 +47,9 @@ typedef struct {
      * after each step. */
     hfs_journal *journal;
     const char *state_name; /* the sync's folder under .hfsync/state/ (hfs_state_name) */
+    /* The root .gitattributes the plan uploads, read once (exec_plan_gitattributes); NULL
+     * when it uploads none. Every preupload of the sync sends it. */
+    char *gitattributes;
 } exec_sync;
 
 /* One operation of the commit being made. */
@@ -73,6 +76,13 @@ int exec_check_pins(exec_ctx *x, const hfs_plan_sync *const *syncs, size_t n, ex
 
 /* ---- lfs.c ----------------------------------------------------------------------------- */
 
+/* The root .gitattributes the plan uploads, in whichever of its commits (*out NULL: none).
+ * The planner decided every file's mode by it (planner.c, load_rules), so the hub is asked
+ * to decide by it too (s->gitattributes), even in a commit that lands before the one
+ * carrying it (strategies multi and large). Without it, the hub would judge a new repo's
+ * files by the .gitattributes it made the repo with, and refuse the plan's LFS files its
+ * rules do not cover. */
+int exec_plan_gitattributes(char **out, const exec_sync *s);
 /* Asks the hub how each added or updated file uploads. A mode other than the plan's is
  * HFS_ERROR naming the files; a file the hub's .gitignore excludes gets entry->ignored. */
 int exec_preupload(exec_sync *s, exec_entry *entries, size_t n);

@@ -61,12 +61,7 @@ static int commit_gitignore(char **out, const exec_sync *s, const exec_entry *en
     return rc;
 }
 
-/* The root .gitattributes the plan uploads, in whichever of its commits: the planner
- * decided every file's mode by it (planner.c, load_rules), so the hub is asked to decide by
- * it too, even in a commit that lands before the one carrying it (strategies multi and
- * large). Without it, the hub would judge a new repo's files by the .gitattributes it made
- * the repo with, and refuse the plan's LFS files its rules do not cover. */
-static int plan_gitattributes(char **out, const exec_sync *s)
+int exec_plan_gitattributes(char **out, const exec_sync *s)
 {
     *out = NULL;
     bool found = false;
@@ -138,13 +133,11 @@ int exec_preupload(exec_sync *s, exec_entry *entries, size_t n)
     confirm_ctx ctx = {s, entries, HFS_BUF_INIT, 0};
     hfs_hub_preupload_fns fns = {confirm_wanted, confirm_sample, NULL, confirm_answer, &ctx};
     hfs_hub_preupload_counts counts = {0};
-    char *gitignore = NULL, *gitattributes = NULL;
+    char *gitignore = NULL;
     int rc = commit_gitignore(&gitignore, s, entries, n);
     if (rc == 0)
-        rc = plan_gitattributes(&gitattributes, s);
-    if (rc == 0)
         rc = hfs_hub_preupload_each(&counts, s->x->hub, &s->repo, s->revision, n, gitignore,
-                                    gitattributes, s->create_pr, &fns);
+                                    s->gitattributes, s->create_pr, &fns);
     if (rc == 0 && ctx.n_mismatch > 0) {
         if (ctx.n_mismatch > MISMATCH_SHOWN)
             hfs_buf_printf(&ctx.mismatch, "\n  … and %zu more", ctx.n_mismatch - MISMATCH_SHOWN);
@@ -163,7 +156,6 @@ int exec_preupload(exec_sync *s, exec_entry *entries, size_t n)
         exec_emit(s->x, s->sync, &ev);
     }
     hfs_buf_free(&ctx.mismatch);
-    free(gitattributes);
     free(gitignore);
     return rc;
 }

@@ -57,15 +57,16 @@ head_of() {
         python3 -c 'import json,sys; print(json.load(sys.stdin).get("sha",""))'
 }
 
-# The hub logs a request once its answer is sent, so the last line may still be on its way
-# when the client has exited: wait until the log stops growing (0.1 s, at most 2 s).
+# log_settle [SECONDS]: the hub logs a request once its answer is sent, so the last line may
+# still be on its way when the client has exited: wait until the log has not grown for
+# SECONDS (default 0.1; at most 20 times that).
 log_settle() {
     local size prev=-1 i
     for i in $(seq 1 20); do
         size=$(stat -c %s "$TEST_TMP/access.log" 2>/dev/null || echo 0)
         [ "$size" = "$prev" ] && return 0
         prev=$size
-        sleep 0.1
+        sleep "${1:-0.1}"
     done
 }
 # log_mark: remembers how long the access log is; log_since prints what came after. Both

@@ -57,16 +57,6 @@ resent() {
     tail -n +"$(($1 + 1))" "$TEST_TMP/access.log" | completed |
         grep -c -F -x -f <(printf '%s\n' "$before") || true
 }
-# quiet_for SECONDS: until the access log has not grown for that long (at most 5 s).
-quiet_for() {
-    local size prev=-1 since=$SECONDS
-    while [ $((SECONDS - since)) -lt 5 ]; do
-        size=$(stat -c %s "$TEST_TMP/access.log")
-        [ "$size" = "$prev" ] && return 0
-        prev=$size
-        sleep "$1"
-    done
-}
 killed=0 progress="" resends=0
 for d in $delays; do
     from=$(wc -l <"$TEST_TMP/access.log")
@@ -80,8 +70,8 @@ for d in $delays; do
     # Requests the killed run left on the way land (or fail) before the next run looks: an
     # upload whose body was all in the socket when the run died is still stored, up to the
     # hub's 300 ms delay later; landing after the next run asked for it, it would look like
-    # a resend by that run. So wait for a log quiet for longer than the delays (at most 5 s).
-    quiet_for 0.5
+    # a resend by that run. So wait for a log quiet for longer than the delays.
+    log_settle 0.5
     progress="$progress $(($(commit_count models/user/killme) - 1))"
     resends=$((resends + $(resent "$from")))
 done

@@ -82,19 +82,6 @@ points=$(python3 -c 'import random, sys; r = random.Random("kill-" + sys.argv[1]
 set -- $points
 say "kill points (s): $points"
 
-# quiet: waits until the hub has answered whatever the killed client left on the way (the
-# access log stops growing for 0.6 s; at most ~4 s), so the next run sees the hub's truth.
-quiet() {
-    local a b
-    a=$(wc -l <"$TEST_TMP/access.log")
-    for _ in $(seq 1 10); do
-        sleep 0.4
-        b=$(wc -l <"$TEST_TMP/access.log")
-        [ "$a" = "$b" ] && sleep 0.2 && [ "$b" = "$(wc -l <"$TEST_TMP/access.log")" ] && return
-        a=$b
-    done
-}
-
 # killed_run OUT ARGS...: runs apply in the background, SIGKILLs it at the next kill point;
 # KILLED is 1 when it was still running then. The --json events say where it was.
 killed_run() {
@@ -109,7 +96,8 @@ killed_run() {
     # 137 (128 + SIGKILL): the kill found it running (kill(1) succeeds on a run that ended
     # but was not waited for)
     [ $? -eq 137 ] && KILLED=1
-    quiet
+    # whatever the killed client left on the way is answered before the next run looks
+    log_settle 0.6
 }
 
 # last_event FILE: the kind of the last --json event a killed run printed ("-": none).
