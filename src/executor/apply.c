@@ -273,7 +273,8 @@ int exec_apply_commit(exec_sync *s, const hfs_plan_commit *c, size_t step, size_
         exec_emit(s->x, s->sync, &ev);
         goto done;
     }
-    if ((rc = exec_upload_lfs(s, entries, c->n_ops)) < 0 || (rc = exec_check_cancel(s->x)) < 0)
+    if ((rc = exec_upload_lfs(s, entries, c->n_ops, NULL)) < 0 ||
+        (rc = exec_check_cancel(s->x)) < 0)
         goto done;
 
     if (s->step_id)
@@ -532,8 +533,8 @@ int hfs_apply(hfs_apply_result *out, const hfs_plan *plan, const hfs_apply_optio
         goto done;
     /* Held until the end, in plan order (so two applies waiting with --wait cannot
      * deadlock): a cron run and `hfsync watch` never apply one sync at once. */
-    x.state_dir = x.opts->state_dir ? hfs_strdup(x.opts->state_dir)
-                                    : hfs_state_dir_for(plan->manifest_path);
+    x.state_dir =
+        x.opts->state_dir ? hfs_strdup(x.opts->state_dir) : hfs_state_dir_for(plan->manifest_path);
     locks = hfs_calloc(n, sizeof(*locks));
     for (size_t i = 0; i < n && rc == 0 && !x.opts->lock_held; i++) {
         char *name = state_name_of(&x, syncs[i]);

@@ -3,6 +3,7 @@
 #ifndef HFS_EXECUTOR_H
 #define HFS_EXECUTOR_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include "common/hash.h"
 #include "hfsync/apply.h"
 #include "hub/hub.h"
+#include "hub/transfer.h"
 #include "executor/state.h"
 #include "planner/plan.h"
 
@@ -86,8 +88,19 @@ int exec_plan_gitattributes(char **out, const exec_sync *s);
 /* Asks the hub how each added or updated file uploads. A mode other than the plan's is
  * HFS_ERROR naming the files; a file the hub's .gitignore excludes gets entry->ignored. */
 int exec_preupload(exec_sync *s, exec_entry *entries, size_t n);
-/* LFS batch for the commit's LFS content and the uploads it asks for, in parallel. */
-int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n);
+/* One of several exec_upload_lfs calls running at once in threads of their own (strategy
+ * large's lanes): they share the transfer slots, report progress to `progress` instead of
+ * as events, and add to the apply's result under `result_mu`. */
+typedef struct {
+    hfs_lfs_slots *slots;
+    void (*progress)(void *ctx, const hfs_lfs_upload_progress *p);
+    void *progress_ctx;
+    pthread_mutex_t *result_mu;
+} exec_lane;
+
+/* LFS batch for the commit's LFS content and the uploads it asks for, in parallel. lane:
+ * NULL, or how this call shares the work with others running at once. */
+int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n, const exec_lane *lane);
 
 /* ---- ndjson.c -------------------------------------------------------------------------- */
 

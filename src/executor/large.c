@@ -26,6 +26,8 @@ static const size_t SCALE[] = {20, 50, 75, 100, 125, 200, 250, 400, 600, 1000};
 #define COMMIT_ATTEMPTS 5
 /* Entries handed to one LFS batch-and-upload round. */
 #define UPLOAD_CHUNK HFS_HUB_LFS_BATCH
+/* Objects this big upload in a lane of their own (see upload_lane). */
+#define BIG_OBJECT_BYTES (64ull << 20)
 /* The status event, and the journal after uploads (commits always save it). */
 #define STATUS_INTERVAL 5.0
 #define JOURNAL_UPLOAD_INTERVAL 1.0
@@ -177,12 +179,29 @@ static const hfs_plan_sync *planned_sync(const exec_ctx *x, const hfs_plan_sync 
 
 /* The pipeline is one array of entries (deletes first, then the other operations in path
  * order) and a state per entry that only moves forward: the preupload thread confirms modes,
- * the upload thread gets LFS content (and regular copies) to the hub, the commit thread
+ * the upload lanes get LFS content (and regular copies) to the hub, the commit thread
  * commits the ready entries in groups, and this thread watches. Regular files are ready once
  * the hub has confirmed their mode; the rest once their content is there. */
 enum { ENTRY_PENDING, ENTRY_QUEUED, ENTRY_READY, ENTRY_COMMITTED };
 
+/* The upload stage runs in two lanes, a thread each: objects of BIG_OBJECT_BYTES or more in
+ * one, everything else in the other. An LFS round only ends when its last object is in, so
+ * with one lane a multi-GiB file held back every small file queued behind it, and their
+ * commits, until its last part was sent. The lanes share the --jobs transfer slots (an equal
+ * share each while both have work, all of them for one alone). */
+enum { LANE_BIG, LANE_SMALL, N_LANES };
+
+typedef struct large_run large_run;
+
 typedef struct {
+    large_run *r;
+    size_t *queue;        /* entries waiting for this lane, in order */
+    size_t queued, taken; /* appended by preupload, taken by the lane's thread */
+    uint64_t inflight;    /* bytes of the lane's LFS round in progress */
+    bool uploading;
+} upload_lane;
+
+struct large_run {
     exec_sync *s; /* the sync as apply_sync set it up (the caller's context) */
     exec_ctx wx;  /* the workers' context: events through relay(), `stop` cancels */
     hfs_apply_options wopts;
@@ -199,13 +218,14 @@ typedef struct {
     pthread_cond_t cv;
     unsigned char *state;  /* per entry: ENTRY_* */
     unsigned char *landed; /* per entry: found committed by an earlier apply meanwhile */
-    size_t *queue;         /* entries waiting for the upload stage, in order */
-    size_t queued, taken;  /* appended by preupload, taken by upload */
-    size_t unsettled;      /* entries not READY or COMMITTED yet */
-    size_t first_open;     /* every entry before it is committed */
+    upload_lane lanes[N_LANES];
+    unsigned lanes_running;
+    hfs_lfs_slots *slots;      /* shared by the lanes */
+    pthread_mutex_t result_mu; /* s->x->result, which both lanes add to */
+    size_t unsettled;          /* entries not READY or COMMITTED yet */
+    size_t first_open;         /* every entry before it is committed */
     bool preupload_over, upload_over, commit_over;
     size_t scale;
-    uint64_t inflight; /* bytes of the LFS round in progress */
     hfs_apply_large_status st;
     int rc;
     char *error;
@@ -214,7 +234,7 @@ typedef struct {
     pthread_mutex_t emit_mu;    /* the caller's event callback, one thread at a time */
     pthread_mutex_t journal_mu; /* s->journal */
     double journal_saved;
-} large_run;
+};
 
 static void emit_locked(large_run *r, const hfs_apply_event *ev)
 {
@@ -233,10 +253,6 @@ static void relay(void *ctx, const hfs_apply_event *ev)
     large_run *r = ctx;
     switch (ev->kind) {
     case HFS_APPLY_EVENT_UPLOAD_PROGRESS:
-        pthread_mutex_lock(&r->mu);
-        r->inflight = ev->bytes_done;
-        pthread_mutex_unlock(&r->mu);
-        return;
     case HFS_APPLY_EVENT_PREUPLOAD:
     case HFS_APPLY_EVENT_UPLOAD_START:
     case HFS_APPLY_EVENT_UPLOAD_DONE:
@@ -270,7 +286,8 @@ static void emit_status(large_run *r)
 {
     pthread_mutex_lock(&r->mu);
     hfs_apply_large_status st = r->st;
-    st.bytes_uploaded += r->inflight;
+    for (size_t l = 0; l < N_LANES; l++)
+        st.bytes_uploaded += r->lanes[l].inflight;
     st.commit_target = target_of(r);
     pthread_mutex_unlock(&r->mu);
     hfs_apply_event ev = {.kind = HFS_APPLY_EVENT_LARGE_STATUS,
@@ -363,8 +380,11 @@ static void *preupload_main(void *arg)
         pthread_mutex_lock(&r->mu);
         for (size_t k = i; k < j; k++) {
             if (needs_upload(&r->entries[k])) {
+                const hfs_plan_op *op = r->entries[k].op;
+                upload_lane *lane =
+                    &r->lanes[op->lfs && op->size >= BIG_OBJECT_BYTES ? LANE_BIG : LANE_SMALL];
                 r->state[k] = ENTRY_QUEUED;
-                r->queue[r->queued++] = k;
+                lane->queue[lane->queued++] = k;
             } else {
                 mark_ready(r, k);
             }
@@ -384,10 +404,32 @@ static void *preupload_main(void *arg)
 
 /* ---- stage 2: content to the hub -------------------------------------------------------- */
 
-/* One round: the queued entries idx[0..n) — regular copies fetched, then one LFS batch for
- * the objects the journal does not know, uploaded in parallel. */
-static int upload_round(large_run *r, const size_t *idx, size_t n)
+static void on_lane_progress(void *ctx, const hfs_lfs_upload_progress *p)
 {
+    upload_lane *lane = ctx;
+    pthread_mutex_lock(&lane->r->mu);
+    lane->inflight = p->bytes_done;
+    pthread_mutex_unlock(&lane->r->mu);
+}
+
+/* Called with r->mu held. */
+static void set_uploading(upload_lane *lane, bool on)
+{
+    large_run *r = lane->r;
+    lane->uploading = on;
+    if (!on)
+        lane->inflight = 0;
+    bool any = false;
+    for (size_t l = 0; l < N_LANES; l++)
+        any = any || r->lanes[l].uploading;
+    r->st.workers_upload = any ? r->jobs : 0;
+}
+
+/* One round of a lane: the queued entries idx[0..n) — regular copies fetched, then one LFS
+ * batch for the objects the journal does not know, uploaded in parallel. */
+static int upload_round(upload_lane *lane, const size_t *idx, size_t n)
+{
+    large_run *r = lane->r;
     exec_entry *todo = hfs_calloc(n, sizeof(*todo));
     size_t k = 0;
     int rc = 0;
@@ -407,13 +449,13 @@ static int upload_round(large_run *r, const size_t *idx, size_t n)
             todo[k++] = *e;
     }
     if (rc == 0 && k > 0) {
+        exec_lane how = {r->slots, on_lane_progress, lane, &r->result_mu};
         pthread_mutex_lock(&r->mu);
-        r->st.workers_upload = r->jobs;
+        set_uploading(lane, true);
         pthread_mutex_unlock(&r->mu);
-        rc = exec_upload_lfs(&r->ws, todo, k);
+        rc = exec_upload_lfs(&r->ws, todo, k, &how);
         pthread_mutex_lock(&r->mu);
-        r->st.workers_upload = 0;
-        r->inflight = 0;
+        set_uploading(lane, false);
         pthread_mutex_unlock(&r->mu);
     }
     if (rc == 0 && k > 0) {
@@ -430,20 +472,21 @@ static int upload_round(large_run *r, const size_t *idx, size_t n)
 
 static void *upload_main(void *arg)
 {
-    large_run *r = arg;
+    upload_lane *lane = arg;
+    large_run *r = lane->r;
     size_t *idx = hfs_calloc(UPLOAD_CHUNK, sizeof(*idx));
     for (;;) {
         pthread_mutex_lock(&r->mu);
-        while (!r->stop && r->taken == r->queued && !r->preupload_over)
+        while (!r->stop && lane->taken == lane->queued && !r->preupload_over)
             pthread_cond_wait(&r->cv, &r->mu);
         size_t n = 0;
-        while (n < UPLOAD_CHUNK && r->taken < r->queued)
-            idx[n++] = r->queue[r->taken++];
+        while (n < UPLOAD_CHUNK && lane->taken < lane->queued)
+            idx[n++] = lane->queue[lane->taken++];
         bool stop = r->stop;
         pthread_mutex_unlock(&r->mu);
         if (stop || n == 0)
             break;
-        int rc = upload_round(r, idx, n);
+        int rc = upload_round(lane, idx, n);
         if (rc == 0)
             rc = exec_check_cancel(&r->wx);
         if (rc < 0) {
@@ -458,7 +501,7 @@ static void *upload_main(void *arg)
     }
     free(idx);
     pthread_mutex_lock(&r->mu);
-    r->upload_over = true;
+    r->upload_over = --r->lanes_running == 0;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     return NULL;
@@ -924,7 +967,9 @@ static void run_clear(large_run *r)
     free(r->entries);
     free(r->state);
     free(r->landed);
-    free(r->queue);
+    for (size_t l = 0; l < N_LANES; l++)
+        free(r->lanes[l].queue);
+    hfs_lfs_slots_free(r->slots);
     free(r->message);
     free(r->description);
     free(r->error);
@@ -932,6 +977,7 @@ static void run_clear(large_run *r)
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->emit_mu);
     pthread_mutex_destroy(&r->journal_mu);
+    pthread_mutex_destroy(&r->result_mu);
 }
 
 int exec_large_apply(exec_sync *s)
@@ -948,6 +994,7 @@ int exec_large_apply(exec_sync *s)
     pthread_cond_init(&r.cv, NULL);
     pthread_mutex_init(&r.emit_mu, NULL);
     pthread_mutex_init(&r.journal_mu, NULL);
+    pthread_mutex_init(&r.result_mu, NULL);
     r.wx = *s->x;
     r.wopts = *s->x->opts;
     r.wopts.event = relay;
@@ -1003,7 +1050,10 @@ int exec_large_apply(exec_sync *s)
     /* Deletes need neither preupload nor upload: ready from the start. */
     r.state = hfs_calloc(r.n ? r.n : 1, sizeof(*r.state));
     r.landed = hfs_calloc(r.n ? r.n : 1, sizeof(*r.landed));
-    r.queue = hfs_calloc(r.n ? r.n : 1, sizeof(*r.queue));
+    for (size_t l = 0; l < N_LANES; l++)
+        r.lanes[l] = (upload_lane){.r = &r, .queue = hfs_calloc(r.n ? r.n : 1, sizeof(size_t))};
+    r.lanes_running = N_LANES;
+    r.slots = hfs_lfs_slots_new(r.jobs);
     r.unsettled = r.n;
     for (size_t i = 0; i < r.n_deletes; i++)
         mark_ready(&r, i);
@@ -1011,11 +1061,13 @@ int exec_large_apply(exec_sync *s)
     if (r.n == 0)
         goto done;
 
-    pthread_t threads[3];
-    void *(*mains[3])(void *) = {preupload_main, upload_main, commit_main};
+    enum { N_THREADS = 2 + N_LANES };
+    pthread_t threads[N_THREADS];
+    void *(*mains[N_THREADS])(void *) = {preupload_main, commit_main, upload_main, upload_main};
+    void *args[N_THREADS] = {&r, &r, &r.lanes[LANE_BIG], &r.lanes[LANE_SMALL]};
     size_t started = 0;
-    for (; started < 3; started++) {
-        int err = pthread_create(&threads[started], NULL, mains[started], &r);
+    for (; started < N_THREADS; started++) {
+        int err = pthread_create(&threads[started], NULL, mains[started], args[started]);
         if (err != 0) {
             hfs_error_set(HFS_ERROR, "cannot start the upload pipeline's threads: %s",
                           strerror(err));
@@ -1026,7 +1078,7 @@ int exec_large_apply(exec_sync *s)
     /* This thread watches: the caller's cancel flag, and the status every few seconds. */
     double last_status = hfs_now();
     pthread_mutex_lock(&r.mu);
-    while (!r.commit_over && started == 3) {
+    while (!r.commit_over && started == N_THREADS) {
         struct timespec tick = deadline_in(0.2);
         pthread_cond_timedwait(&r.cv, &r.mu, &tick);
         if (s->x->opts->cancel && *s->x->opts->cancel && !r.stop) {
@@ -1040,7 +1092,7 @@ int exec_large_apply(exec_sync *s)
             pthread_mutex_lock(&r.mu);
         }
     }
-    if (started < 3) {
+    if (started < N_THREADS) {
         r.stop = 1;
         pthread_cond_broadcast(&r.cv);
     }

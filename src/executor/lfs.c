@@ -194,7 +194,7 @@ static const char *path_of(const exec_entry *const *objs, size_t n, const char *
     return oid;
 }
 
-int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n)
+int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n, const exec_lane *lane)
 {
     const exec_entry **objs = hfs_calloc(n ? n : 1, sizeof(*objs));
     hfs_hub_lfs_object *objects = NULL;
@@ -250,8 +250,8 @@ int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n)
         if (a->kind == HFS_HUB_LFS_PRESENT)
             continue;
         paths[k] = exec_local_path(s->sync, objs[i]->op);
-        items[k] = (hfs_lfs_upload_item){paths[k], objs[i]->op->size, objs[i]->op->sha256, a,
-                                         NULL, s->x->opts->allow_growth};
+        items[k] = (hfs_lfs_upload_item){paths[k], objs[i]->op->size,       objs[i]->op->sha256, a,
+                                         NULL,     s->x->opts->allow_growth};
         bytes += objs[i]->op->size;
         k++;
     }
@@ -271,25 +271,33 @@ int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n)
     upload_relay relay = {s, hfs_now()};
     hfs_apply_event start = {
         .kind = HFS_APPLY_EVENT_UPLOAD_START, .files_total = k, .bytes_total = bytes};
-    exec_emit(s->x, s->sync, &start);
+    if (!lane)
+        exec_emit(s->x, s->sync, &start);
     hfs_lfs_upload_options uo = HFS_LFS_UPLOAD_OPTIONS_INIT;
     uo.jobs = s->x->opts->jobs ? s->x->opts->jobs : HFS_APPLY_DEFAULT_JOBS;
-    uo.progress = on_upload_progress;
-    uo.progress_ctx = &relay;
+    uo.progress = lane ? lane->progress : on_upload_progress;
+    uo.progress_ctx = lane ? lane->progress_ctx : &relay;
     uo.cancel = s->x->opts->cancel;
+    uo.slots = lane ? lane->slots : NULL;
     results = hfs_calloc(k, sizeof(*results));
     rc = hfs_lfs_upload_all(results, s->x->hub, items, k, &uo);
     if (rc < 0)
         goto done;
+    if (lane)
+        pthread_mutex_lock(lane->result_mu);
     s->x->result->lfs_files_uploaded += k;
     s->x->result->lfs_bytes_uploaded += bytes;
-    hfs_apply_event end = {.kind = HFS_APPLY_EVENT_UPLOAD_DONE,
-                           .files_done = k,
-                           .files_total = k,
-                           .bytes_done = bytes,
-                           .bytes_total = bytes,
-                           .seconds = hfs_now() - relay.started};
-    exec_emit(s->x, s->sync, &end);
+    if (lane) {
+        pthread_mutex_unlock(lane->result_mu);
+    } else {
+        hfs_apply_event end = {.kind = HFS_APPLY_EVENT_UPLOAD_DONE,
+                               .files_done = k,
+                               .files_total = k,
+                               .bytes_done = bytes,
+                               .bytes_total = bytes,
+                               .seconds = hfs_now() - relay.started};
+        exec_emit(s->x, s->sync, &end);
+    }
 done:
     for (size_t i = 0; paths && i < k; i++)
         free(paths[i]);

@@ -20,8 +20,8 @@
  * small enough that MAX_JOBS of them stay far below the 100 MiB memory budget. */
 #define UPLOAD_BUFFER (512L * 1024L)
 #define CATCHUP_READ (1u << 20) /* catch-up hashing reads this much at a time */
-#define PROGRESS_INTERVAL 0.1 /* seconds */
-#define POLL_MS 100 /* the longest wait before looking at `cancel` again */
+#define PROGRESS_INTERVAL 0.1   /* seconds */
+#define POLL_MS 100             /* the longest wait before looking at `cancel` again */
 #define MAX_REDIRECTS 10
 #define BODY_CAP (64u * 1024u) /* of an answer: enough for any error message */
 
@@ -63,6 +63,21 @@ typedef struct item_state {
 typedef enum { TASK_PUT, TASK_COMPLETE, TASK_VERIFY } task_kind;
 
 typedef struct engine engine;
+
+/* An upload's place among those sharing hfs_lfs_slots (under the slots' lock). */
+typedef struct slot_user slot_user;
+struct slot_user {
+    slot_user *next;
+    CURLM *multi;  /* woken when a slot may have come free for it */
+    unsigned used; /* its requests in flight */
+    bool wanting;  /* it has requests to start and was refused a slot */
+};
+
+struct hfs_lfs_slots {
+    pthread_mutex_t lock;
+    unsigned total, used;
+    slot_user *users;
+};
 
 typedef struct {
     engine *eng;
@@ -118,7 +133,95 @@ struct engine {
     pthread_cond_t hash_cond;
     item_state *hash_queue; /* items with hashable bytes, waiting for the thread */
     unsigned char *buf;     /* the thread's reads */
+    slot_user slot;         /* with opts.slots: this call's share */
 };
+
+/* ---- slots shared by uploads running at once ------------------------------------- */
+
+hfs_lfs_slots *hfs_lfs_slots_new(unsigned total)
+{
+    hfs_lfs_slots *s = hfs_calloc(1, sizeof(*s));
+    pthread_mutex_init(&s->lock, NULL);
+    s->total = total ? total : 1;
+    return s;
+}
+
+void hfs_lfs_slots_free(hfs_lfs_slots *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* Called with the lock held: wakes the loops of the users that were refused a slot. */
+static void slots_wake_locked(hfs_lfs_slots *s, const slot_user *except)
+{
+    for (slot_user *o = s->users; o; o = o->next)
+        if (o != except && o->wanting)
+            curl_multi_wakeup(o->multi);
+}
+
+static void slots_join(hfs_lfs_slots *s, slot_user *u, CURLM *multi)
+{
+    *u = (slot_user){.multi = multi};
+    pthread_mutex_lock(&s->lock);
+    u->next = s->users;
+    s->users = u;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void slots_leave(hfs_lfs_slots *s, slot_user *u)
+{
+    pthread_mutex_lock(&s->lock);
+    for (slot_user **p = &s->users; *p; p = &(*p)->next)
+        if (*p == u) {
+            *p = u->next;
+            break;
+        }
+    s->used -= u->used;
+    u->used = 0;
+    slots_wake_locked(s, u);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Whether u may start one more request now (the slot is then counted as its): while another
+ * user is waiting for one, u gets no more than an equal share of the total. */
+static bool slots_take(hfs_lfs_slots *s, slot_user *u)
+{
+    pthread_mutex_lock(&s->lock);
+    unsigned active = 0;
+    bool others_want = false;
+    for (const slot_user *o = s->users; o; o = o->next) {
+        if (o == u || o->used > 0 || o->wanting)
+            active++;
+        if (o != u && o->wanting)
+            others_want = true;
+    }
+    unsigned share = s->total / active ? s->total / active : 1;
+    bool ok = s->used < s->total && (u->used < share || !others_want);
+    if (ok) {
+        u->used++;
+        s->used++;
+    }
+    u->wanting = !ok;
+    pthread_mutex_unlock(&s->lock);
+    return ok;
+}
+
+/* u has `running` requests in flight now (fewer frees slots for the others); `wanting`
+ * false: it has nothing more to start. */
+static void slots_set(hfs_lfs_slots *s, slot_user *u, unsigned running, bool wanting)
+{
+    pthread_mutex_lock(&s->lock);
+    bool freed = running < u->used;
+    s->used = s->used - u->used + running;
+    u->used = running;
+    u->wanting = u->wanting && wanting;
+    if (freed)
+        slots_wake_locked(s, u);
+    pthread_mutex_unlock(&s->lock);
+}
 
 /* ---- items ------------------------------------------------------------------------ */
 
@@ -963,10 +1066,16 @@ static int run(engine *eng)
         if (eng->stop)
             break;
         double now = hfs_now();
+        hfs_lfs_slots *slots = eng->opts.slots;
         while (eng->n_running < eng->opts.jobs && !eng->stop) {
-            task *t = next_task(eng, now);
-            if (!t)
+            if (slots && !slots_take(slots, &eng->slot))
                 break;
+            task *t = next_task(eng, now);
+            if (!t) {
+                if (slots) /* the slot back: nothing to start */
+                    slots_set(slots, &eng->slot, (unsigned)eng->n_running, false);
+                break;
+            }
             int rc = task_start(eng, t);
             if (rc < 0) {
                 item_fail(eng, t->it, rc);
@@ -1000,6 +1109,8 @@ static int run(engine *eng)
             task_done(eng, t, cc);
         }
         reap(eng);
+        if (slots)
+            slots_set(slots, &eng->slot, (unsigned)eng->n_running, true);
         /* A finished request frees a slot (and may queue a verify or a completion): go round
          * at once to start the next one rather than waiting for socket activity or the poll
          * interval, which left slots idle for up to POLL_MS after every small file. */
@@ -1009,7 +1120,8 @@ static int run(engine *eng)
         if (eng->items_done == eng->n || eng->stop)
             break;
         long ms = busy ? 0 : poll_timeout(eng, hfs_now());
-        if (eng->n_running > 0) {
+        /* With shared slots, another upload's loop wakes this one when it frees one. */
+        if (eng->n_running > 0 || slots) {
             curl_multi_poll(eng->multi, NULL, 0, (int)ms, NULL);
         } else if (ms > 0) {
             struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -1065,6 +1177,8 @@ int hfs_lfs_upload_all(int *results, hfs_hub *hub, const hfs_lfs_upload_item *it
             goto done;
         }
         eng.hash_thread_started = true;
+        if (eng.opts.slots)
+            slots_join(eng.opts.slots, &eng.slot, eng.multi);
         rc = run(&eng);
     }
     report(&eng, true);
@@ -1083,6 +1197,8 @@ done:
     /* Whatever is still in flight is abandoned; its items did not finish. */
     eng.stop = true;
     reap(&eng);
+    if (eng.opts.slots && eng.slot.multi)
+        slots_leave(eng.opts.slots, &eng.slot);
     for (size_t i = 0; i < n; i++) {
         item_state *it = &eng.items[i];
         if (it->phase != ITEM_DONE && it->phase != ITEM_FAILED)

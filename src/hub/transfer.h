@@ -63,13 +63,27 @@ typedef struct {
     void (*progress)(void *ctx, const hfs_lfs_upload_progress *p);
     void *progress_ctx;
     volatile int *cancel; /* non-NULL and set → stop soon: HFS_ERROR "interrupted" */
+    /* Shared with calls running at once in other threads: all of them together keep at most
+     * the slots' total of requests in flight (this call also at most `jobs`). NULL: this
+     * call's `jobs` alone. */
+    struct hfs_lfs_slots *slots;
 } hfs_lfs_upload_options;
 
 #define HFS_LFS_UPLOAD_OPTIONS_VERSION 1
 #define HFS_LFS_UPLOAD_OPTIONS_INIT                                                                \
     {                                                                                              \
-        HFS_LFS_UPLOAD_OPTIONS_VERSION, 8, NULL, NULL, NULL                                        \
+        HFS_LFS_UPLOAD_OPTIONS_VERSION, 8, NULL, NULL, NULL, NULL                                  \
     }
+
+/* Request slots shared by uploads that run at once, each in a thread of its own (strategy
+ * large's lanes: big objects beside small ones). While several want more, each gets an
+ * equal share of `total`; a share one leaves unused goes to the others, and comes back as
+ * their requests end (a request is one PUT, part, completion or verify: never long held).
+ * Free it after every call using it has returned. */
+typedef struct hfs_lfs_slots hfs_lfs_slots;
+
+hfs_lfs_slots *hfs_lfs_slots_new(unsigned total);
+void hfs_lfs_slots_free(hfs_lfs_slots *slots);
 
 /* Uploads every item (basic PUT or multipart parts + completion POST; verify when offered),
  * in parallel through one curl multi handle, retrying each request per the hub client's

@@ -362,7 +362,8 @@ int lgit_apply_commit(exec_sync *s, const hfs_plan_commit *c, size_t step, size_
         git_error_clear();
         goto done;
     }
-    if ((rc = exec_upload_lfs(s, entries, c->n_ops)) < 0 || (rc = exec_check_cancel(s->x)) < 0)
+    if ((rc = exec_upload_lfs(s, entries, c->n_ops, NULL)) < 0 ||
+        (rc = exec_check_cancel(s->x)) < 0)
         goto done;
 
     git_oid tree_oid, commit_oid;

@@ -5,6 +5,7 @@
 #define _XOPEN_SOURCE 700
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -87,8 +88,8 @@ static void action_multipart(hfs_hub_lfs_action *a, const test_file *f, uint64_t
 
 static hfs_lfs_upload_item item_for(const test_file *f, const hfs_hub_lfs_action *a)
 {
-    return (hfs_lfs_upload_item){.local_path = f->path, .size = f->size, .sha256 = f->sha256,
-                                 .action = a};
+    return (hfs_lfs_upload_item){
+        .local_path = f->path, .size = f->size, .sha256 = f->sha256, .action = a};
 }
 
 /* Progress as the caller sees it, with optional mischief once bytes are moving. */
@@ -410,6 +411,127 @@ static void test_order(fakehub *storage, hfs_hub *hub)
     for (int i = 0; i < 4; i++) {
         hfs_hub_lfs_action_clear(&actions[i]);
         file_free(&files[i]);
+    }
+}
+
+/* ---- slots shared by uploads running at once ------------------------------------- */
+
+typedef struct {
+    hfs_hub *hub;
+    const hfs_lfs_upload_item *items;
+    size_t n;
+    hfs_lfs_upload_options opts;
+    int rc;
+} upload_call;
+
+static void *upload_thread(void *arg)
+{
+    upload_call *c = arg;
+    c->rc = hfs_lfs_upload_all(NULL, c->hub, c->items, c->n, &c->opts);
+    return NULL;
+}
+
+/* The index of the first (or last) request received whose target starts with prefix. */
+static long request_at(const fakehub *fh, const char *prefix, bool last)
+{
+    long at = -1;
+    for (size_t i = 0; i < fakehub_count(fh); i++)
+        if (strncmp(fakehub_request(fh, i)->target, prefix, strlen(prefix)) == 0) {
+            at = (long)i;
+            if (!last)
+                break;
+        }
+    return at;
+}
+
+/* A big multipart object in one call and small files in another, at once, sharing 4 slots
+ * (each call would take 4 on its own): never more than 4 requests at once, and the small
+ * files are not held back until the big object's last part. Then one call alone gets every
+ * slot. */
+static void test_shared_slots(fakehub *storage, hfs_hub *hub)
+{
+    enum { SMALL = 8, CHUNK = 4096, PARTS = 16 };
+    test_file big = make_file("slots-big.bin", PARTS * CHUNK, 41, false);
+    test_file small[SMALL];
+    hfs_hub_lfs_action big_action, small_actions[SMALL];
+    hfs_lfs_upload_item big_item, small_items[SMALL];
+    char *base = hfs_sprintf("%s/slots/big", fakehub_url(storage));
+    action_multipart(&big_action, &big, CHUNK, base, NULL);
+    free(base);
+    big_item = item_for(&big, &big_action);
+    for (int round = 0; round < 2; round++) {
+        for (size_t p = 0; p < PARTS; p++) {
+            char *t = hfs_sprintf("/slots/big?part=%zu", p + 1);
+            char *etag = hfs_sprintf("ETag: \"big-%zu\"", p + 1);
+            fakehub_expect_paced(storage,
+                                 &(fh_exchange){"PUT", t, NULL, no_auth, NULL, 200,
+                                                (const char *const[]){etag, NULL}, ""},
+                                 &(fh_pacing){.any_order = true, .delay_ms = 40});
+            free(t);
+            free(etag);
+        }
+        fakehub_expect_paced(
+            storage,
+            &(fh_exchange){"POST", "/slots/big/complete", NULL, no_auth, NULL, 200, NULL, NULL},
+            &(fh_pacing){.any_order = true});
+        if (round == 1)
+            break;
+        for (int i = 0; i < SMALL; i++) {
+            char name[32];
+            snprintf(name, sizeof(name), "slots-small-%d.bin", i);
+            small[i] = make_file(name, 500u + (size_t)i * 10u, 50u + (unsigned)i, false);
+            char *href = hfs_sprintf("%s/slots/small/%d", fakehub_url(storage), i);
+            action_basic(&small_actions[i], &small[i], href, NULL);
+            free(href);
+            small_items[i] = item_for(&small[i], &small_actions[i]);
+            char *t = hfs_sprintf("/slots/small/%d", i);
+            fakehub_expect_paced(
+                storage, &(fh_exchange){"PUT", t, NULL, no_auth, small[i].data, 200, NULL, NULL},
+                &(fh_pacing){.any_order = true, .delay_ms = 40});
+            free(t);
+        }
+        hfs_lfs_slots *slots = hfs_lfs_slots_new(4);
+        upload_call calls[2] = {{hub, &big_item, 1, options(4, NULL), -1},
+                                {hub, small_items, SMALL, options(4, NULL), -1}};
+        pthread_t threads[2];
+        for (int i = 0; i < 2; i++) {
+            calls[i].opts.slots = slots;
+            if (pthread_create(&threads[i], NULL, upload_thread, &calls[i]) != 0) {
+                printf("Bail out! cannot start a thread\n");
+                exit(1);
+            }
+        }
+        for (int i = 0; i < 2; i++)
+            pthread_join(threads[i], NULL);
+        hfs_lfs_slots_free(slots);
+        tap_ok(calls[0].rc == 0 && calls[1].rc == 0, "shared slots: both uploads succeed (%d, %d)",
+               calls[0].rc, calls[1].rc);
+        size_t concurrent = fakehub_max_concurrent(storage);
+        tap_ok(concurrent <= 4 && concurrent >= 3,
+               "shared slots: never more than the 4 slots at once across both uploads (%zu)",
+               concurrent);
+        long first_small = request_at(storage, "/slots/small/", false);
+        long last_part = request_at(storage, "/slots/big?part=", true);
+        tap_ok(first_small >= 0 && first_small < last_part,
+               "shared slots: a small file went up before the big object's last part (request "
+               "%ld, last part %ld)",
+               first_small, last_part);
+        fh_check(storage, "shared slots: every part, completion and small PUT exactly once");
+    }
+    /* round 1: the big object alone, the slots to itself */
+    hfs_lfs_slots *slots = hfs_lfs_slots_new(4);
+    hfs_lfs_upload_options o = options(4, NULL);
+    o.slots = slots;
+    tap_is_int(hfs_lfs_upload_all(NULL, hub, &big_item, 1, &o), 0,
+               "shared slots: one upload alone");
+    hfs_lfs_slots_free(slots);
+    tap_is_int((int)fakehub_max_concurrent(storage), 4, "shared slots: alone, it uses all 4 slots");
+    fh_check(storage, "shared slots alone: every part and the completion exactly once");
+    hfs_hub_lfs_action_clear(&big_action);
+    file_free(&big);
+    for (int i = 0; i < SMALL; i++) {
+        hfs_hub_lfs_action_clear(&small_actions[i]);
+        file_free(&small[i]);
     }
 }
 
@@ -966,6 +1088,7 @@ int main(void)
     test_multipart(fh, storage, hub);
     test_many(storage, hub);
     test_order(storage, hub);
+    test_shared_slots(storage, hub);
     test_retries(storage, hub, &sleeps);
     test_retries_exhausted(storage, hub, &sleeps);
     test_redirects(fh, storage, hub);
