@@ -7,7 +7,11 @@
 . "$SRCDIR/tests/executor/exec.sh"
 . "$SRCDIR/tests/executor/large-lib.sh"
 
-hub_start --multipart-threshold 8MB --fault 'lfs-part:delay=1500,times=0' ||
+# The delay sleeps in the hub's worker thread, stalling every connection that thread serves:
+# with the default 8 threads, the small files' requests often waited behind sleeping parts
+# (under load, 41 of 400 went up before the big object was complete); with 64, a sleeping
+# part rarely shares a thread with them.
+hub_start --threads 64 --multipart-threshold 8MB --fault 'lfs-part:delay=2500,times=0' ||
     { ok 1 "the hub starts"; done_testing; exit 1; }
 exec_env
 W=$TEST_TMP/work
