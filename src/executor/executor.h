@@ -90,7 +90,8 @@ int exec_plan_gitattributes(char **out, const exec_sync *s);
 int exec_preupload(exec_sync *s, exec_entry *entries, size_t n);
 /* One of several exec_upload_lfs calls running at once in threads of their own (strategy
  * large's lanes): they share the transfer slots, report progress to `progress` instead of
- * as events, and add to the apply's result under `result_mu`. */
+ * as events (whose relay could not tell the calls apart), and add to the apply's result
+ * under `result_mu`. */
 typedef struct {
     hfs_lfs_slots *slots;
     void (*progress)(void *ctx, const hfs_lfs_upload_progress *p);

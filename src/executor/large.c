@@ -198,7 +198,6 @@ typedef struct {
     size_t *queue;        /* entries waiting for this lane, in order */
     size_t queued, taken; /* appended by preupload, taken by the lane's thread */
     uint64_t inflight;    /* bytes of the lane's LFS round in progress */
-    bool uploading;
 } upload_lane;
 
 struct large_run {
@@ -219,7 +218,7 @@ struct large_run {
     unsigned char *state;  /* per entry: ENTRY_* */
     unsigned char *landed; /* per entry: found committed by an earlier apply meanwhile */
     upload_lane lanes[N_LANES];
-    unsigned lanes_running;
+    unsigned lanes_running, lanes_uploading;
     hfs_lfs_slots *slots;      /* shared by the lanes */
     pthread_mutex_t result_mu; /* s->x->result, which both lanes add to */
     size_t unsettled;          /* entries not READY or COMMITTED yet */
@@ -416,13 +415,13 @@ static void on_lane_progress(void *ctx, const hfs_lfs_upload_progress *p)
 static void set_uploading(upload_lane *lane, bool on)
 {
     large_run *r = lane->r;
-    lane->uploading = on;
-    if (!on)
+    if (on) {
+        r->lanes_uploading++;
+    } else {
+        r->lanes_uploading--;
         lane->inflight = 0;
-    bool any = false;
-    for (size_t l = 0; l < N_LANES; l++)
-        any = any || r->lanes[l].uploading;
-    r->st.workers_upload = any ? r->jobs : 0;
+    }
+    r->st.workers_upload = r->lanes_uploading ? r->jobs : 0;
 }
 
 /* One round of a lane: the queued entries idx[0..n) — regular copies fetched, then one LFS

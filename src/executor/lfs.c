@@ -250,8 +250,11 @@ int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n, const exe
         if (a->kind == HFS_HUB_LFS_PRESENT)
             continue;
         paths[k] = exec_local_path(s->sync, objs[i]->op);
-        items[k] = (hfs_lfs_upload_item){paths[k], objs[i]->op->size,       objs[i]->op->sha256, a,
-                                         NULL,     s->x->opts->allow_growth};
+        items[k] = (hfs_lfs_upload_item){.local_path = paths[k],
+                                         .size = objs[i]->op->size,
+                                         .sha256 = objs[i]->op->sha256,
+                                         .action = a,
+                                         .growing = s->x->opts->allow_growth};
         bytes += objs[i]->op->size;
         k++;
     }
@@ -271,8 +274,7 @@ int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n, const exe
     upload_relay relay = {s, hfs_now()};
     hfs_apply_event start = {
         .kind = HFS_APPLY_EVENT_UPLOAD_START, .files_total = k, .bytes_total = bytes};
-    if (!lane)
-        exec_emit(s->x, s->sync, &start);
+    exec_emit(s->x, s->sync, &start);
     hfs_lfs_upload_options uo = HFS_LFS_UPLOAD_OPTIONS_INIT;
     uo.jobs = s->x->opts->jobs ? s->x->opts->jobs : HFS_APPLY_DEFAULT_JOBS;
     uo.progress = lane ? lane->progress : on_upload_progress;
@@ -287,17 +289,15 @@ int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n, const exe
         pthread_mutex_lock(lane->result_mu);
     s->x->result->lfs_files_uploaded += k;
     s->x->result->lfs_bytes_uploaded += bytes;
-    if (lane) {
+    if (lane)
         pthread_mutex_unlock(lane->result_mu);
-    } else {
-        hfs_apply_event end = {.kind = HFS_APPLY_EVENT_UPLOAD_DONE,
-                               .files_done = k,
-                               .files_total = k,
-                               .bytes_done = bytes,
-                               .bytes_total = bytes,
-                               .seconds = hfs_now() - relay.started};
-        exec_emit(s->x, s->sync, &end);
-    }
+    hfs_apply_event end = {.kind = HFS_APPLY_EVENT_UPLOAD_DONE,
+                           .files_done = k,
+                           .files_total = k,
+                           .bytes_done = bytes,
+                           .bytes_total = bytes,
+                           .seconds = hfs_now() - relay.started};
+    exec_emit(s->x, s->sync, &end);
 done:
     for (size_t i = 0; paths && i < k; i++)
         free(paths[i]);
