@@ -1,6 +1,8 @@
 /* Tests src/hubd/lfs_store.c: objects appear only once verified, bad uploads leave nothing,
- * large objects are hashed behind their writes (by a thread that ends with the upload),
- * multipart parts are checked and assembled, crash leftovers are swept on open. */
+ * mid-sized objects are written direct (O_DIRECT) and large ones hashed behind their writes
+ * (by a thread that ends with the upload), multipart parts are checked and assembled (parts
+ * of whole blocks written direct and kept in memory until hashed), crash leftovers are swept
+ * on open. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -87,12 +89,10 @@ static bool stored_is(hubd_lfs_store *store, const char *oid, const char *data, 
     return same && at == len;
 }
 
-/* How many pages of the stored object `oid` are in the page cache (-1: cannot tell). */
-static long resident_pages(hubd_lfs_store *store, const char *oid)
+/* How many pages of the file at path are in the page cache (-1: cannot tell). */
+static long resident_pages_at(const char *path)
 {
-    char *path = hubd_lfs_object_path(store, oid);
     int fd = path ? open(path, O_RDONLY) : -1;
-    free(path);
     struct stat st;
     long n = -1;
     if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
@@ -114,6 +114,15 @@ static long resident_pages(hubd_lfs_store *store, const char *oid)
     return n;
 }
 
+/* How many pages of the stored object `oid` are in the page cache (-1: cannot tell). */
+static long resident_pages(hubd_lfs_store *store, const char *oid)
+{
+    char *path = hubd_lfs_object_path(store, oid);
+    long n = resident_pages_at(path);
+    free(path);
+    return n;
+}
+
 /* Stored objects leave the page cache (the hub drops them once on disk); on tmpfs the page
  * cache is where files live, so there is nothing to check. */
 static void check_not_cached(hubd_lfs_store *store, const char *root, const char *oid,
@@ -127,11 +136,30 @@ static void check_not_cached(hubd_lfs_store *store, const char *root, const char
     tap_is_int(resident_pages(store, oid), 0, name);
 }
 
-/* Large whole objects: hashed by a thread of their own behind the writes; every check of a
- * small upload still holds, and the thread and its file are gone when the upload is. */
-static void test_hashed_behind(hubd_lfs_store *store, const char *root, const char *tmp_dir)
+/* Whether files in dir can be written with O_DIRECT (not on tmpfs). */
+static bool direct_io_possible(const char *dir)
 {
-    size_t len = (3u << 20) + 12345; /* several hashing steps, and a ragged end */
+    char *p = hfs_sprintf("%s/direct-probe", dir);
+    int fd = open(p, O_WRONLY | O_CREAT | O_DIRECT | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        close(fd);
+    unlink(p);
+    free(p);
+    return fd >= 0;
+}
+
+/* The test name "WHAT: STEP", in a buffer of the caller's. */
+#define NAMED(step) (snprintf(name, sizeof(name), "%s: %s", what, step), name)
+
+/* Whole objects above 1 MiB: a mid-sized one (up to 64 MiB) is written direct and hashed as
+ * it comes in, a larger one (or any, where direct I/O is refused) is hashed by a thread of its
+ * own behind the writes; either way every check of a small upload still holds, and the thread
+ * and the file are gone when the upload is. len: several steps of either, and a ragged end. */
+static void test_large_whole(hubd_lfs_store *store, const char *root, const char *tmp_dir,
+                             size_t len, const char *what)
+{
+    char name[200];
+    bool behind = len > (64u << 20) || !direct_io_possible(root);
     char *data = hfs_malloc(len);
     for (size_t i = 0; i < len; i++)
         data[i] = (char)((i * 2654435761u) >> 13);
@@ -140,47 +168,48 @@ static void test_hashed_behind(hubd_lfs_store *store, const char *root, const ch
     size_t threads = count_self("task"), fds = count_self("fd");
     hubd_lfs_writer *w = NULL, *w2 = NULL;
 
-    tap_is_int(hubd_lfs_writer_begin(&w, store, oid, len), 0, "large: begin");
-    tap_is_int((long long)count_self("task"), (long long)threads + 1,
-               "large: a thread of its own hashes the upload");
-    tap_is_int(write_pieces(w, data, len, 65537), 0, "large: write it in odd pieces");
-    tap_ok(!hubd_lfs_has(store, oid, NULL), "large: not visible before finish");
-    tap_is_int(hubd_lfs_writer_finish(w), 0, "large: finish verifies and publishes");
-    check_not_cached(store, root, oid, "large: once stored, none of it stays in the page cache");
-    tap_ok(stored_is(store, oid, data, len), "large: the object is byte for byte the upload");
-    tap_is_int((long long)count_self("task"), (long long)threads, "large: its thread is gone");
-    tap_is_int((long long)count_temps(tmp_dir), 0, "large: no temp file left behind");
+    tap_is_int(hubd_lfs_writer_begin(&w, store, oid, len), 0, NAMED("begin"));
+    tap_is_int((long long)count_self("task"), (long long)threads + behind,
+               NAMED(behind ? "a thread of its own hashes the upload"
+                            : "hashed as it comes in, without a thread"));
+    tap_is_int(write_pieces(w, data, len, 65537), 0, NAMED("write it in odd pieces"));
+    tap_ok(!hubd_lfs_has(store, oid, NULL), "%s: not visible before finish", what);
+    tap_is_int(hubd_lfs_writer_finish(w), 0, NAMED("finish verifies and publishes"));
+    check_not_cached(store, root, oid, NAMED("once stored, none of it stays in the page cache"));
+    tap_ok(stored_is(store, oid, data, len), "%s: the object is byte for byte the upload", what);
+    tap_is_int((long long)count_self("task"), (long long)threads, NAMED("no thread left"));
+    tap_is_int((long long)count_temps(tmp_dir), 0, NAMED("no temp file left behind"));
 
     /* wrong bytes: the last byte differs */
     char bad_oid[65];
     data[len - 1] ^= 1;
     hfs_sha256_hex(bad_oid, data, len);
     data[len - 1] ^= 1;
-    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, "large, wrong bytes: begin");
+    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, NAMED("wrong bytes: begin"));
     write_pieces(w, data, len, 1 << 20);
-    tap_is_int(hubd_lfs_writer_finish(w), HFS_EINVALID, "large, wrong bytes: refused");
+    tap_is_int(hubd_lfs_writer_finish(w), HFS_EINVALID, NAMED("wrong bytes: refused"));
     tap_ok(strstr(hfs_error_last(), "hash to sha256") != NULL && strstr(hfs_error_last(), oid),
            "... naming the sha256 the bytes have");
     tap_ok(!hubd_lfs_has(store, bad_oid, NULL), "... storing nothing");
     tap_is_int((long long)count_temps(tmp_dir), 0, "... and leaving no temp file");
 
-    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, "large, short: begin");
+    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, NAMED("short: begin"));
     write_pieces(w, data, len - 1, 65536);
-    tap_is_int(hubd_lfs_writer_finish(w), HFS_EINVALID, "large, one byte short: refused");
+    tap_is_int(hubd_lfs_writer_finish(w), HFS_EINVALID, NAMED("one byte short: refused"));
     tap_ok(strstr(hfs_error_last(), "ended after") != NULL, "... saying where it ended");
-    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, "large, too long: begin");
+    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, NAMED("too long: begin"));
     write_pieces(w, data, len, 1 << 20);
     tap_is_int(hubd_lfs_writer_write(w, "x", 1), HFS_EINVALID,
-               "large: a byte past the size is refused");
+               NAMED("a byte past the size is refused"));
     hubd_lfs_writer_abort(w);
 
-    /* aborted mid-way, with the thread busy or waiting */
-    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, "large, aborted: begin");
+    /* aborted mid-way, with the thread (if any) busy or waiting */
+    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, NAMED("aborted: begin"));
     write_pieces(w, data, len / 2, 65536);
     hubd_lfs_writer_abort(w);
-    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, "large, aborted at once: begin");
+    tap_is_int(hubd_lfs_writer_begin(&w, store, bad_oid, len), 0, NAMED("aborted at once: begin"));
     hubd_lfs_writer_abort(w);
-    tap_is_int((long long)count_temps(tmp_dir), 0, "large, aborted: no temp file left");
+    tap_is_int((long long)count_temps(tmp_dir), 0, NAMED("aborted: no temp file left"));
     tap_is_int((long long)count_self("task"), (long long)threads, "... and no thread");
     tap_ok(!hubd_lfs_has(store, bad_oid, NULL), "... and nothing stored");
 
@@ -192,8 +221,9 @@ static void test_hashed_behind(hubd_lfs_store *store, const char *root, const ch
     tap_ok(hubd_lfs_writer_begin(&w, store, oid2, len) == 0 &&
                hubd_lfs_writer_begin(&w2, store, oid2, len) == 0 &&
                hubd_lfs_writer_begin(&bad, store, oid, len) == 0,
-           "the same object twice at once (and a third, wrong, upload): begin");
-    tap_is_int((long long)count_self("task"), (long long)threads + 3, "... one thread each");
+           "%s: the same object twice at once (and a third, wrong, upload): begin", what);
+    tap_is_int((long long)count_self("task"), (long long)threads + 3 * behind,
+               behind ? "... one thread each" : "... and no thread");
     int rc = 0;
     for (size_t at = 0; at < len && rc == 0; at += 100000) {
         size_t n = len - at < 100000 ? len - at : 100000;
@@ -211,6 +241,133 @@ static void test_hashed_behind(hubd_lfs_store *store, const char *root, const ch
     tap_is_int((long long)count_temps(tmp_dir), 0, "... with no temp file left");
     tap_is_int((long long)count_self("task"), (long long)threads, "... nor thread");
     tap_is_int((long long)count_self("fd"), (long long)fds, "... nor open file");
+    free(data);
+}
+
+/* Uploads part p (of an object of `size` in parts of `chunk`) as `len` bytes, in odd pieces;
+ * its ETag goes to etag (48 bytes). */
+static int put_part(hubd_lfs_store *store, const char *oid, unsigned p, uint64_t size,
+                    uint64_t chunk, const char *bytes, size_t len, char *etag)
+{
+    hubd_lfs_writer *w = NULL;
+    int rc = hubd_lfs_part_begin(&w, store, oid, p, size, chunk);
+    if (rc == 0 && (rc = write_pieces(w, bytes, len, 3001)) < 0)
+        hubd_lfs_writer_abort(w);
+    return rc < 0 ? rc : hubd_lfs_part_finish(w, etag, 48);
+}
+
+/* Completes oid from parts 1..n with the ETags in etags[48 * k]. */
+static int complete_parts(hubd_lfs_store *store, const char *oid, uint64_t size, uint64_t chunk,
+                          unsigned n, char (*etags)[48])
+{
+    unsigned nums[16];
+    const char *tags[16];
+    for (unsigned k = 0; k < n && k < 16; k++) {
+        nums[k] = k + 1;
+        tags[k] = etags[k];
+    }
+    return hubd_lfs_multipart_complete(store, oid, size, chunk, nums, tags, n);
+}
+
+/* Multipart uploads whose chunk is whole blocks: each part is written direct and its bytes
+ * are kept in memory until hashed, so nothing of it enters the page cache or is read back.
+ * Out of order, sent again with other bytes, past the memory budget (those parts take the
+ * buffered way) and completed after a restart (from the file): the object is exact. */
+static void test_multipart_direct(hubd_lfs_store **store, const char *root, const char *tmp_dir)
+{
+    bool direct = direct_io_possible(root);
+    enum { CH = 8192 };
+    char *data = hfs_malloc(3 * CH);
+    for (size_t i = 0; i < 3 * CH; i++)
+        data[i] = (char)((i * 40503u) >> 7);
+    char oid[65], e[16][48];
+    hfs_sha256_hex(oid, data, 3 * CH);
+    unsigned order[3] = {2, 3, 1};
+    int rc = 0;
+    for (unsigned i = 0; i < 3 && rc == 0; i++)
+        rc = put_part(*store, oid, order[i], 3 * CH, CH, data + (order[i] - 1) * CH, CH,
+                      e[order[i] - 1]);
+    tap_is_int(rc, 0, "whole blocks: three parts, out of order");
+    char *data_path = hfs_sprintf("%s/lfs/parts/%s/data", root, oid);
+    if (direct)
+        tap_is_int(resident_pages_at(data_path), 0,
+                   "... written direct: none of them is in the page cache");
+    else
+        tap_skip("direct I/O is refused here (tmpfs): parts go through the page cache");
+    free(data_path);
+    tap_is_int(complete_parts(*store, oid, 3 * CH, CH, 3, e), 0, "... completed");
+    check_not_cached(*store, root, oid, "... and not in the page cache");
+    tap_ok(stored_is(*store, oid, data, 3 * CH), "... the object is byte for byte the upload");
+
+    /* a ragged last part; part 1 first with other bytes, which must not count */
+    size_t size = 2 * CH + 1000;
+    data[5] ^= 0x55;
+    hfs_sha256_hex(oid, data, size);
+    char *junk = hfs_malloc(CH);
+    memset(junk, 'j', CH);
+    rc = put_part(*store, oid, 1, size, CH, junk, CH, e[0]);
+    rc = rc ? rc : put_part(*store, oid, 3, size, CH, data + 2 * CH, 1000, e[2]);
+    rc = rc ? rc : put_part(*store, oid, 2, size, CH, data + CH, CH, e[1]);
+    tap_is_int(rc, 0, "ragged end: part 1 with other bytes, parts 3 and 2");
+    tap_is_int(complete_parts(*store, oid, size, CH, 3, e), HFS_EINVALID,
+               "... the other bytes do not hash to the oid: refused");
+    tap_is_int(put_part(*store, oid, 1, size, CH, data, CH, e[0]), 0, "... part 1 sent again");
+    tap_is_int(complete_parts(*store, oid, size, CH, 3, e), 0, "... completed");
+    tap_ok(stored_is(*store, oid, data, size), "... the object is byte for byte the upload");
+    tap_is_int((long long)count_temps(tmp_dir), 0, "... no temp file left");
+    free(junk);
+
+    /* parts kept in memory past the pool's budget (128 MiB): ten parts of 16 MiB begun at once
+     * and finished last to first, so every one waits for part 1 to be hashed; those that found
+     * the budget spent are written through the page cache and hashed from the file */
+    const uint64_t big_chunk = 16u << 20;
+    size_t big_size = 9 * (size_t)big_chunk + 5000;
+    char *big = hfs_malloc(big_size);
+    for (size_t i = 0; i < big_size; i++)
+        big[i] = (char)((i * 2654435761u) >> 11);
+    char big_oid[65];
+    hfs_sha256_hex(big_oid, big, big_size);
+    hubd_lfs_writer *ws[10] = {NULL};
+    rc = 0;
+    for (unsigned p = 1; p <= 10 && rc == 0; p++)
+        rc = hubd_lfs_part_begin(&ws[p - 1], *store, big_oid, p, big_size, big_chunk);
+    for (unsigned p = 1; p <= 10 && rc == 0; p++) {
+        size_t off = (p - 1) * (size_t)big_chunk;
+        rc = write_pieces(ws[p - 1], big + off,
+                          big_size - off < big_chunk ? big_size - off : big_chunk, 1 << 20);
+    }
+    for (unsigned p = 10; p >= 1 && rc == 0; p--) {
+        rc = hubd_lfs_part_finish(ws[p - 1], e[p - 1], 48);
+        ws[p - 1] = NULL;
+    }
+    for (unsigned p = 1; p <= 10; p++)
+        hubd_lfs_writer_abort(ws[p - 1]);
+    tap_is_int(rc, 0, "past the memory budget: ten parts of 16 MiB, finished last to first");
+    if (direct) {
+        /* eight took the budget; parts 9 and 10 (16 MiB + 5000 bytes: 4,098 pages) did not */
+        char *path = hfs_sprintf("%s/lfs/parts/%s/data", root, big_oid);
+        long pages = resident_pages_at(path);
+        tap_ok(pages == 4098, "... the two past it went through the page cache (%ld pages)", pages);
+        free(path);
+    } else {
+        tap_skip("direct I/O is refused here (tmpfs)");
+    }
+    tap_is_int(complete_parts(*store, big_oid, big_size, big_chunk, 10, e), 0, "... completed");
+    check_not_cached(*store, root, big_oid, "... and not in the page cache");
+    tap_ok(stored_is(*store, big_oid, big, big_size), "... the object is byte for byte the upload");
+    free(big);
+
+    /* the kept bytes live in memory: a restarted hub completes from the file */
+    data[7] ^= 0x33;
+    hfs_sha256_hex(oid, data, 3 * CH);
+    rc = 0;
+    for (unsigned p = 1; p <= 3 && rc == 0; p++)
+        rc = put_part(*store, oid, p, 3 * CH, CH, data + (p - 1) * CH, CH, e[p - 1]);
+    hubd_lfs_store_free(*store);
+    *store = NULL;
+    tap_ok(rc == 0 && hubd_lfs_store_open(store, root) == 0, "parts in, then a restart");
+    tap_is_int(complete_parts(*store, oid, 3 * CH, CH, 3, e), 0, "... completed from the file");
+    tap_ok(stored_is(*store, oid, data, 3 * CH), "... the object is byte for byte the upload");
     free(data);
 }
 
@@ -328,7 +485,9 @@ int main(void)
     tap_is_int((long long)count_temps(tmp_dir), 0, "abort leaves no temp file");
     tap_is_int(hubd_lfs_writer_begin(&w, store, "../../etc", 3), HFS_EINVALID, "a bad oid is refused");
 
-    test_hashed_behind(store, root, tmp_dir);
+    test_large_whole(store, root, tmp_dir, (3u << 20) + 12345, "mid-sized");
+    test_large_whole(store, root, tmp_dir, (65u << 20) + 12345, "large");
+    test_multipart_direct(&store, root, tmp_dir);
 
     /* multipart: three parts, completed with the ETags their uploads returned */
     char big[3000];
