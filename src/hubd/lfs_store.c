@@ -60,10 +60,12 @@
 #define PART_MEM_MAX (16u << 20)
 #define DIRECT_WHOLE_MAX (64u << 20)
 #define DIRECT_WINDOW (2u << 20)
-/* The pool's buffers, in use or idle, take at most this much memory; past it, uploads take
- * the buffered way. Idle buffers are kept for the next upload: memory handed back to this
- * VM's host costs several times more to fill again. */
-#define POOL_BUDGET (128u << 20)
+/* The pool's buffers, in use or idle, take at most this much memory unless set otherwise;
+ * past it, uploads take the buffered way. Idle buffers are kept for the next upload: memory
+ * handed back to this VM's host costs several times more to fill again. Parts wait in the
+ * pool until the hasher reaches them; with 8 parallel uploads of two big files, 128 MiB was
+ * spent now and then (up to 58 of 614 parts of 5 MiB went the buffered way). */
+#define POOL_BUDGET (256u << 20)
 /* Temp files start with this (an object's name is its oid: never a dot first). */
 #define TMP_PREFIX ".upload-"
 /* In ROOT/lfs while a hub has the store open; found at start, it means the last hub was
@@ -129,7 +131,8 @@ struct hubd_lfs_store {
                                 * flushes of one running when it was called are over */
     pthread_mutex_t pool_lock; /* guards the three below (taken after `lock`, never before) */
     pbuf *pool_idle;
-    size_t pool_bytes; /* of every buffer, in use or idle */
+    size_t pool_bytes;  /* of every buffer, in use or idle */
+    size_t pool_budget; /* the most pool_bytes may reach */
 };
 
 /* The hashing of a whole object behind its writes. The thread owns the writer's md (and
@@ -241,14 +244,14 @@ static pbuf *pool_take(hubd_lfs_store *s, size_t need)
             break;
         }
     }
-    while (!b && s->pool_bytes + cap > POOL_BUDGET && s->pool_idle) {
+    while (!b && s->pool_bytes + cap > s->pool_budget && s->pool_idle) {
         pbuf *old = s->pool_idle;
         s->pool_idle = old->next;
         s->pool_bytes -= old->cap;
         free(old->data);
         free(old);
     }
-    if (!b && s->pool_bytes + cap <= POOL_BUDGET) {
+    if (!b && s->pool_bytes + cap <= s->pool_budget) {
         void *data = NULL;
         if (posix_memalign(&data, DIRECT_ALIGN, cap) == 0) {
             b = hfs_calloc(1, sizeof(*b));
@@ -557,6 +560,7 @@ int hubd_lfs_store_open(hubd_lfs_store **out, const char *root)
     pthread_mutex_init(&s->dirty_lock, NULL);
     pthread_mutex_init(&s->sync_lock, NULL);
     pthread_mutex_init(&s->pool_lock, NULL);
+    s->pool_budget = POOL_BUDGET;
     if ((rc = hfs_mkdir_p(s->objects_dir)) < 0 || (rc = hfs_mkdir_p(s->parts_dir)) < 0 ||
         (rc = sweep(s, lfs)) < 0) {
         free(lfs);
@@ -610,6 +614,13 @@ void hubd_lfs_store_free(hubd_lfs_store *s)
     pthread_mutex_destroy(&s->dirty_lock);
     pthread_mutex_destroy(&s->sync_lock);
     free(s);
+}
+
+void hubd_lfs_store_set_pool_budget(hubd_lfs_store *s, size_t bytes)
+{
+    pthread_mutex_lock(&s->pool_lock);
+    s->pool_budget = bytes;
+    pthread_mutex_unlock(&s->pool_lock);
 }
 
 int hubd_lfs_sync(hubd_lfs_store *s)

@@ -16,6 +16,9 @@ typedef struct hubd_lfs_writer hubd_lfs_writer;
 int hubd_lfs_store_open(hubd_lfs_store **out, const char *root);
 /* Closes the store (after hubd_lfs_sync). */
 void hubd_lfs_store_free(hubd_lfs_store *store);
+/* How much memory the buffers of direct writes may take (256 MiB unless set): multipart parts
+ * wait in them to be hashed; uploads that find it spent are written through the page cache. */
+void hubd_lfs_store_set_pool_budget(hubd_lfs_store *store, size_t bytes);
 
 /* Makes the names of the objects stored so far durable: flushes each directory an object
  * was renamed into since the last sync (their bytes were flushed before the rename). Run

@@ -317,9 +317,11 @@ static void test_multipart_direct(hubd_lfs_store **store, const char *root, cons
     tap_is_int((long long)count_temps(tmp_dir), 0, "... no temp file left");
     free(junk);
 
-    /* parts kept in memory past the pool's budget (128 MiB): ten parts of 16 MiB begun at once
-     * and finished last to first, so every one waits for part 1 to be hashed; those that found
-     * the budget spent are written through the page cache and hashed from the file */
+    /* parts kept in memory past the pool's budget (set to 128 MiB here): ten parts of 16 MiB
+     * begun at once and finished last to first, so every one waits for part 1 to be hashed;
+     * those that found the budget spent are written through the page cache and hashed from
+     * the file */
+    hubd_lfs_store_set_pool_budget(*store, 128u << 20);
     const uint64_t big_chunk = 16u << 20;
     size_t big_size = 9 * (size_t)big_chunk + 5000;
     char *big = hfs_malloc(big_size);
