@@ -38,8 +38,10 @@ char *hubd_lfs_object_path(const hubd_lfs_store *store, const char *oid);
 /* A streaming upload of one whole object (basic transfer). finish() verifies that the bytes
  * hash to `oid` and number `size`, then makes the object visible atomically; on mismatch it
  * returns HFS_EINVALID with a message and discards the temp file. abort() discards it.
- * A large object is hashed by a thread of its own while it is written (write() only writes),
- * so finish() has little left to hash; finish() and abort() end that thread. */
+ * An object of 1 to 64 MiB is written with O_DIRECT (where the filesystem allows it) and
+ * hashed as it comes in; a larger one is hashed by a thread of its own while it is written
+ * (write() only writes), so finish() has little left to hash; finish() and abort() end that
+ * thread. */
 int hubd_lfs_writer_begin(hubd_lfs_writer **out, hubd_lfs_store *store, const char *oid,
                           uint64_t size);
 int hubd_lfs_writer_write(hubd_lfs_writer *w, const void *data, size_t len);
@@ -48,8 +50,9 @@ void hubd_lfs_writer_abort(hubd_lfs_writer *w); /* frees w; NULL is fine */
 
 /* Multipart: part N (1-based) of object `oid` (of `size` bytes, in parts of `chunk`, as
  * the batch answer said) is written in place into the upload's one file, and the parts are
- * hashed as soon as they follow each other; complete() checks the ETags, hashes what is
- * left, and renames the file into place. A part's ETag is an opaque quoted token (32 hex
+ * hashed as soon as they follow each other (a part of whole blocks, up to 16 MiB, is written
+ * with O_DIRECT and hashed from the memory it came in, kept until then); complete() checks
+ * the ETags, hashes what is left, and renames the file into place. A part's ETag is an opaque quoted token (32 hex
  * digits) naming that upload of the part; the completion must hand back each part's last one.
  * A part sent while its upload is being completed is refused (HFS_ELOCKED). */
 int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *store, const char *oid,
