@@ -231,10 +231,10 @@ static void drop_written(int fd, uint64_t from, uint64_t to)
 
 /* A buffer of at least `need` bytes: an idle one of the pool that is not more than twice as
  * large, or a new one while the pool stays within its budget (idle ones of other sizes are
- * let go to make room); NULL when the budget is spent. */
+ * let go to make room, when that is enough); NULL when the budget is spent. */
 static pbuf *pool_take(hubd_lfs_store *s, size_t need)
 {
-    size_t cap = (need + DIRECT_STEP - 1) / DIRECT_STEP * DIRECT_STEP;
+    size_t cap = (need + DIRECT_STEP - 1) / DIRECT_STEP * DIRECT_STEP, idle = 0;
     pbuf *b = NULL;
     pthread_mutex_lock(&s->pool_lock);
     for (pbuf **pp = &s->pool_idle; *pp; pp = &(*pp)->next) {
@@ -243,8 +243,11 @@ static pbuf *pool_take(hubd_lfs_store *s, size_t need)
             *pp = b->next;
             break;
         }
+        idle += (*pp)->cap;
     }
-    while (!b && s->pool_bytes + cap > s->pool_budget && s->pool_idle) {
+    /* idle ones are let go only when that makes room; else they stay for uploads they fit */
+    bool room = !b && s->pool_bytes - idle + cap <= s->pool_budget;
+    while (room && s->pool_bytes + cap > s->pool_budget && s->pool_idle) {
         pbuf *old = s->pool_idle;
         s->pool_idle = old->next;
         s->pool_bytes -= old->cap;
