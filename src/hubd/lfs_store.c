@@ -166,11 +166,10 @@ struct hubd_lfs_writer {
     uint64_t dropped;   /* out of the page cache up to here (see drop_written) */
     /* Direct I/O (fd opened with O_DIRECT) when pb is set: bytes [pb_at, pb_at + pb_fill) of
      * the object or part are in pb, the first pb_done of them on disk. A part keeps all its
-     * bytes in pb (keep), for the hasher; a whole object's window slides on. */
+     * bytes in pb, for the hasher; a whole object's window slides on. */
     pbuf *pb;
     uint64_t pb_at;
     size_t pb_fill, pb_done;
-    bool keep;
 };
 
 bool hubd_lfs_oid_valid(const char *oid)
@@ -281,7 +280,7 @@ static void pool_give(hubd_lfs_store *s, pbuf *b)
 
 /* Turns O_DIRECT on for fd and gives w a buffer of `need` bytes for it; false (w unchanged)
  * where the filesystem refuses direct I/O (tmpfs) or the pool is spent. */
-static bool direct_start(hubd_lfs_writer *w, size_t need, bool keep)
+static bool direct_start(hubd_lfs_writer *w, size_t need)
 {
     int flags = fcntl(w->fd, F_GETFL);
     if (flags < 0)
@@ -294,8 +293,14 @@ static bool direct_start(hubd_lfs_writer *w, size_t need, bool keep)
         return false;
     }
     w->pb = b;
-    w->keep = keep;
     return true;
+}
+
+/* Turns O_DIRECT off for fd, for good: what is left is written through the page cache. */
+static bool direct_off(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+    return flags >= 0 && (flags & O_DIRECT) && fcntl(fd, F_SETFL, flags & ~O_DIRECT) == 0;
 }
 
 /* Writes len bytes at off (of the file): direct while fd has O_DIRECT and the write keeps to
@@ -306,11 +311,8 @@ static int pwrite_all(hubd_lfs_writer *w, const unsigned char *p, size_t len, ui
         ssize_t n = pwrite(w->fd, p, len, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno == EINVAL) {
-            int flags = fcntl(w->fd, F_GETFL);
-            if (flags >= 0 && (flags & O_DIRECT) && fcntl(w->fd, F_SETFL, flags & ~O_DIRECT) == 0)
-                continue;
-        }
+        if (n < 0 && errno == EINVAL && direct_off(w->fd))
+            continue;
         if (n <= 0) {
             int e = n < 0 ? errno : EIO;
             if (e == ENOSPC)
@@ -320,11 +322,8 @@ static int pwrite_all(hubd_lfs_writer *w, const unsigned char *p, size_t len, ui
         p += n;
         off += (uint64_t)n;
         len -= (size_t)n;
-        if (len > 0 && (n % DIRECT_ALIGN) != 0) { /* a short write: the rest goes buffered */
-            int flags = fcntl(w->fd, F_GETFL);
-            if (flags >= 0)
-                fcntl(w->fd, F_SETFL, flags & ~O_DIRECT);
-        }
+        if (len > 0 && (n % DIRECT_ALIGN) != 0) /* a short write: the rest goes buffered */
+            direct_off(w->fd);
     }
     return 0;
 }
@@ -342,14 +341,12 @@ static int direct_flush(hubd_lfs_writer *w, bool final)
         return rc;
     w->pb_done = whole;
     if (final && w->pb_fill > whole) {
-        int flags = fcntl(w->fd, F_GETFL);
-        if (flags >= 0 && (flags & O_DIRECT))
-            fcntl(w->fd, F_SETFL, flags & ~O_DIRECT);
+        direct_off(w->fd);
         if ((rc = pwrite_all(w, w->pb->data + whole, w->pb_fill - whole, at + whole)) < 0)
             return rc;
         w->pb_done = w->pb_fill;
     }
-    if (!w->keep && whole > 0) {
+    if (w->part == 0 && whole > 0) { /* a whole object's window */
         memmove(w->pb->data, w->pb->data + whole, w->pb_fill - whole);
         w->pb_at += whole;
         w->pb_fill -= whole;
@@ -831,7 +828,7 @@ int hubd_lfs_writer_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *
 {
     int rc = writer_new(out, s, oid, size, 0);
     if (rc == 0 && size > HASH_BEHIND_ABOVE &&
-        (size > DIRECT_WHOLE_MAX || !direct_start(*out, DIRECT_WINDOW, false)))
+        (size > DIRECT_WHOLE_MAX || !direct_start(*out, DIRECT_WINDOW)))
         behind_start(*out);
     return rc;
 }
@@ -1088,7 +1085,7 @@ int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *oi
         /* every part starts on a block when the chunk is whole blocks: the part is written
          * direct and kept in memory for the hasher */
         else if (chunk % DIRECT_ALIGN == 0 && w->size <= PART_MEM_MAX)
-            direct_start(w, (size_t)w->size, true);
+            direct_start(w, (size_t)w->size);
     }
     free(dir);
     if (rc < 0) {
