@@ -1,10 +1,11 @@
-/* Streaming SHA-256 and git blob SHA-1 through OpenSSL EVP. */
+/* Streaming SHA-256, git blob SHA-1 and the send check (Poly1305) through OpenSSL EVP. */
 #include "common/hash.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,24 @@
 struct hfs_hasher {
     EVP_MD_CTX *sha256;
     EVP_MD_CTX *sha1;
+    EVP_MAC_CTX *check;
 };
+
+/* The send check's key: the SHA-256 of "hfsync send check, version 1". Changing it changes
+ * every check, so checks kept in hash caches written before must not be trusted (the cache's
+ * version says which key). */
+static const unsigned char check_key[32] = {
+    0xa4, 0xa3, 0x3e, 0x4d, 0x88, 0x27, 0xfa, 0x9a, 0x16, 0xc8, 0x21, 0x35, 0x78, 0x4d, 0x0c, 0x40,
+    0xde, 0x85, 0xd2, 0xa4, 0x65, 0x78, 0x3c, 0x3d, 0x48, 0x90, 0x98, 0x6e, 0x7b, 0xa5, 0x3f, 0x27,
+};
+
+static pthread_once_t check_once = PTHREAD_ONCE_INIT;
+static EVP_MAC *check_mac; /* NULL when this OpenSSL has no Poly1305 */
+
+static void fetch_check_mac(void)
+{
+    check_mac = EVP_MAC_fetch(NULL, "POLY1305", NULL);
+}
 
 hfs_hasher *hfs_hasher_new(bool sha256, bool git_sha1, uint64_t size)
 {
@@ -36,12 +54,30 @@ hfs_hasher *hfs_hasher_new(bool sha256, bool git_sha1, uint64_t size)
     return h;
 }
 
+bool hfs_hasher_add_check(hfs_hasher *h)
+{
+    pthread_once(&check_once, fetch_check_mac);
+    if (!check_mac)
+        return false;
+    if (!h->check) {
+        h->check = EVP_MAC_CTX_new(check_mac);
+        if (!h->check || !EVP_MAC_init(h->check, check_key, sizeof(check_key), NULL)) {
+            EVP_MAC_CTX_free(h->check);
+            h->check = NULL;
+            return false;
+        }
+    }
+    return true;
+}
+
 void hfs_hasher_update(hfs_hasher *h, const void *data, size_t len)
 {
     if (h->sha256)
         EVP_DigestUpdate(h->sha256, data, len);
     if (h->sha1)
         EVP_DigestUpdate(h->sha1, data, len);
+    if (h->check)
+        EVP_MAC_update(h->check, data, len);
 }
 
 static void to_hex(char *out, const unsigned char *md, unsigned len)
@@ -70,12 +106,23 @@ void hfs_hasher_final(hfs_hasher *h, char sha256_hex[HFS_SHA256_HEX], char sha1_
     }
 }
 
+bool hfs_hasher_check(hfs_hasher *h, char check_hex[HFS_CHECK_HEX])
+{
+    unsigned char tag[16];
+    size_t len = 0;
+    if (!h->check || !EVP_MAC_final(h->check, tag, &len, sizeof(tag)) || len != sizeof(tag))
+        return false;
+    to_hex(check_hex, tag, sizeof(tag));
+    return true;
+}
+
 void hfs_hasher_free(hfs_hasher *h)
 {
     if (!h)
         return;
     EVP_MD_CTX_free(h->sha256);
     EVP_MD_CTX_free(h->sha1);
+    EVP_MAC_CTX_free(h->check);
     free(h);
 }
 

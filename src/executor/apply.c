@@ -596,6 +596,7 @@ done:
         hfs_sync_lock_release(locks[i - 1]);
     free(locks);
     free(x.state_dir);
+    free(x.checks);
     free(repinned);
     free(pins);
     free(syncs);

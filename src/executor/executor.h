@@ -24,6 +24,10 @@ typedef struct {
     double started;
     char *stale_path; /* the file a stale error is about, for the event; else NULL */
     char *state_dir;  /* the .hfsync folder: each sync's lock and journal (state.h) */
+    /* Send checks for ops of a plan read from a file (which has none): found by the pin
+     * check, from the hash cache or from hashing a file again; sorted by op. */
+    struct exec_send_check *checks;
+    size_t n_checks;
 } exec_ctx;
 
 /* What the pin check learnt about a sync's remote. */
@@ -75,6 +79,10 @@ char *exec_local_path(const hfs_plan_sync *s, const hfs_plan_op *op);
 /* Checks the remote head of every sync, then every local file the plan reads (size; hash
  * when the mtime moved), before anything changes. HFS_ESTALE naming what moved. */
 int exec_check_pins(exec_ctx *x, const hfs_plan_sync *const *syncs, size_t n, exec_pin *pins);
+
+/* The send check to upload an LFS op with (the plan's, or the one the pin check found), or
+ * NULL: its bytes are then checked against its sha256 as they are sent. */
+const char *exec_send_check_of(const exec_ctx *x, const hfs_plan_op *op);
 
 /* ---- lfs.c ----------------------------------------------------------------------------- */
 

@@ -253,6 +253,7 @@ int exec_upload_lfs(exec_sync *s, const exec_entry *entries, size_t n, const exe
         items[k] = (hfs_lfs_upload_item){.local_path = paths[k],
                                          .size = objs[i]->op->size,
                                          .sha256 = objs[i]->op->sha256,
+                                         .check = exec_send_check_of(s->x, objs[i]->op),
                                          .action = a,
                                          .growing = s->x->opts->allow_growth};
         bytes += objs[i]->op->size;

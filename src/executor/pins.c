@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "common/util.h"
 #include "executor/executor.h"
+#include "planner/hashcache.h"
 #include "planner/hashpool.h"
 
 static const char *short_oid(char out[8], const char *oid)
@@ -141,6 +142,79 @@ static void on_hash_progress(const hfs_hash_progress *p, void *payload)
     exec_emit(r->x, NULL, &ev);
 }
 
+struct exec_send_check {
+    const hfs_plan_op *op;
+    char check[HFS_CHECK_HEX];
+};
+
+/* The send checks found for a plan read from a file. */
+typedef struct {
+    struct exec_send_check *v;
+    size_t n, cap;
+    hfs_hashcache *cache; /* read only; NULL when there is none */
+} check_list;
+
+/* Does this op name an LFS object to upload whose send check is still to be found? (Of
+ * ops with the same content, exec_upload_lfs sends one, any.) */
+static bool wants_check(const hfs_plan_op *op)
+{
+    return op->lfs && (op->kind == HFS_OP_ADD || op->kind == HFS_OP_UPDATE) && op->sha256[0] &&
+           !op->check[0];
+}
+
+static void check_add(check_list *l, const hfs_plan_op *op, const char *check)
+{
+    struct exec_send_check c = {op, ""};
+    snprintf(c.check, sizeof(c.check), "%s", check);
+    HFS_PUSH(l->v, l->n, l->cap, c);
+}
+
+static int by_op(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const struct exec_send_check *)a)->op;
+    uintptr_t y = (uintptr_t)((const struct exec_send_check *)b)->op;
+    return (x > y) - (x < y);
+}
+
+const char *exec_send_check_of(const exec_ctx *x, const hfs_plan_op *op)
+{
+    if (op->check[0])
+        return op->check;
+    struct exec_send_check key = {op, ""};
+    const struct exec_send_check *c =
+        x->n_checks ? bsearch(&key, x->checks, x->n_checks, sizeof(key), by_op) : NULL;
+    return c ? c->check : NULL;
+}
+
+/* The file an op pins, as the hasher and the hash cache describe files: its stat data now. */
+static hfs_local_file local_file_of(const hfs_plan_op *op, char *path, const struct stat *st)
+{
+    hfs_local_file f = {0};
+    f.repo_path = op->path;
+    f.local_path = path;
+    f.rel_path = path;
+    f.size = (uint64_t)st->st_size;
+    f.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    f.ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+    f.inode = (uint64_t)st->st_ino;
+    f.dev = (uint64_t)st->st_dev;
+    f.mode = st->st_mode;
+    return f;
+}
+
+/* A file the pin check does not read (its mtime is the planned one): the hash cache gives
+ * its send check when it vouches for the file as it is now, with the planned sha256. */
+static void check_from_cache(check_list *l, const hfs_plan_op *op, char *path,
+                             const struct stat *st)
+{
+    if (!l->cache || !wants_check(op))
+        return;
+    hfs_local_file f = local_file_of(op, path, st);
+    if (hfs_hashcache_lookup(l->cache, &f, HFS_HASH_SHA256) == HFS_HASHCACHE_HIT && f.has_check &&
+        strcmp(f.sha256, op->sha256) == 0)
+        check_add(l, op, f.check);
+}
+
 /* The files to hash again: their stat data now, and the op whose pin they answer to. */
 typedef struct {
     hfs_local_file *files;
@@ -158,16 +232,8 @@ static void rehash_add(rehash_list *l, const hfs_plan_op *op, char *path, const 
         l->want = hfs_realloc(l->want, l->cap * sizeof(*l->want));
     }
     hfs_local_file *f = &l->files[l->n];
-    memset(f, 0, sizeof(*f));
+    *f = local_file_of(op, path, st);
     f->repo_path = hfs_strdup(op->path);
-    f->local_path = path;
-    f->rel_path = path;
-    f->size = (uint64_t)st->st_size;
-    f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    f->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
-    f->inode = (uint64_t)st->st_ino;
-    f->dev = (uint64_t)st->st_dev;
-    f->mode = st->st_mode;
     l->ops[l->n] = op;
     /* Only the hashes the plan pinned are worth reading for. */
     unsigned char want = (op->sha1[0] ? HFS_HASH_SHA1 : 0) | (op->sha256[0] ? HFS_HASH_SHA256 : 0);
@@ -189,7 +255,7 @@ static void rehash_clear(rehash_list *l)
 
 /* Stats every file the sync reads; files whose size moved are stale at once, files whose
  * mtime moved go on the list to hash again. */
-static int check_local(exec_ctx *x, const hfs_plan_sync *s, rehash_list *rehash)
+static int check_local(exec_ctx *x, const hfs_plan_sync *s, rehash_list *rehash, check_list *checks)
 {
     for (size_t c = 0; c < s->n_commits; c++) {
         const hfs_plan_commit *commit = &s->commits[c];
@@ -229,16 +295,18 @@ static int check_local(exec_ctx *x, const hfs_plan_sync *s, rehash_list *rehash)
                 continue;
             }
             int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-            if (!op->has_mtime || mtime != op->mtime_ns)
+            if (!op->has_mtime || mtime != op->mtime_ns) {
                 rehash_add(rehash, op, path, &st);
-            else
+            } else {
+                check_from_cache(checks, op, path, &st);
                 free(path);
+            }
         }
     }
     return 0;
 }
 
-static int check_hashes(exec_ctx *x, rehash_list *l)
+static int check_hashes(exec_ctx *x, rehash_list *l, check_list *checks)
 {
     if (l->n == 0)
         return 0;
@@ -273,6 +341,9 @@ static int check_hashes(exec_ctx *x, rehash_list *l)
                               "changed (its git sha1 is now %.12s…, the "
                               "plan has %.12s…)",
                               f->sha1, op->sha1);
+        /* Read again just now: its send check was taken with the sha256 just compared. */
+        if (wants_check(op) && f->has_sha256 && f->has_check)
+            check_add(checks, op, f->check);
     }
     return 0;
 }
@@ -280,14 +351,31 @@ static int check_hashes(exec_ctx *x, rehash_list *l)
 int exec_check_pins(exec_ctx *x, const hfs_plan_sync *const *syncs, size_t n, exec_pin *pins)
 {
     rehash_list rehash = {0};
+    check_list checks = {0};
     int rc = 0;
     /* Remote heads first: one request per sync, and the likelier thing to have moved. */
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = check_remote(x, syncs[i], &pins[i]);
+    /* A plan made in this process carries its send checks; one read from a file finds
+     * them in the hash cache its plan left (never trusted blindly: see check_from_cache). */
+    bool from_file = false;
+    for (size_t i = 0; i < n && rc == 0 && !from_file; i++)
+        for (size_t c = 0; c < syncs[i]->n_commits && !from_file; c++)
+            for (size_t k = 0; k < syncs[i]->commits[c].n_ops && !from_file; k++)
+                from_file = wants_check(&syncs[i]->commits[c].ops[k]);
+    /* A cache that cannot be read is none: those bytes are hashed with SHA-256 as sent. */
+    if (from_file && hfs_hashcache_open_quiet(&checks.cache, x->state_dir) < 0)
+        checks.cache = NULL;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = check_local(x, syncs[i], &rehash);
+        rc = check_local(x, syncs[i], &rehash, &checks);
     if (rc == 0)
-        rc = check_hashes(x, &rehash);
+        rc = check_hashes(x, &rehash, &checks);
     rehash_clear(&rehash);
+    hfs_hashcache_free(checks.cache);
+    if (checks.n)
+        qsort(checks.v, checks.n, sizeof(*checks.v), by_op);
+    free(x->checks);
+    x->checks = checks.v;
+    x->n_checks = checks.n;
     return rc;
 }

@@ -50,6 +50,7 @@ typedef struct item_state {
     int fd;
     struct stat st; /* at open, compared again once every byte was read */
     bool hash_good; /* every byte hashed, and the digest is the pinned one */
+    bool by_check;  /* the hasher takes the send check, not the SHA-256 */
     /* Shared with the catch-up thread, under the engine's hash_lock: while hash_busy the
      * thread owns hasher and hashed; otherwise the loop may feed bytes it reads in order. */
     hfs_hasher *hasher;
@@ -355,7 +356,14 @@ static int item_open(item_state *it)
     }
     posix_fadvise(it->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     it->parts = hfs_calloc(it->n_parts, sizeof(*it->parts));
-    it->hasher = hfs_hasher_new(true, false, item->size);
+    /* With the plan's send check, the bytes sent are checked against that: the SHA-256 it
+     * was taken with need not be computed again. */
+    it->hasher = hfs_hasher_new(false, false, item->size);
+    it->by_check = item->check && item->check[0] && hfs_hasher_add_check(it->hasher);
+    if (!it->by_check) {
+        hfs_hasher_free(it->hasher);
+        it->hasher = hfs_hasher_new(true, false, item->size);
+    }
     it->phase = ITEM_SENDING;
     return 0;
 }
@@ -375,6 +383,12 @@ static int item_judge(item_state *it)
     char hex[HFS_SHA256_HEX];
     struct stat now;
 
+    if (!it->hash_good && it->by_check) {
+        it->hash_good = hfs_hasher_check(it->hasher, hex) && strcmp(hex, item->check) == 0;
+        if (!it->hash_good)
+            return stale(item->local_path, "changed since it was planned: the bytes read to be "
+                                           "sent are not the bytes its sha256 was taken from");
+    }
     if (!it->hash_good) {
         hfs_hasher_final(it->hasher, hex, NULL);
         it->hash_good = strcmp(hex, item->sha256) == 0;

@@ -10,8 +10,9 @@
  * - Items start biggest first (a multipart object's completion then overlaps the small
  *   PUTs instead of trailing them), each object's parts in file order, `jobs` requests at a
  *   time; a verify or completion that is due goes before the next part.
- * - Hashed as sent: the SHA-256 is computed in file order, from the very buffers handed to
- *   libcurl whenever a read continues where the hash stands. Parts sent out of order are
+ * - Hashed as sent: the SHA-256 (or, when the item has the plan's send check, that much
+ *   cheaper check) is computed in file order, from the very buffers handed to libcurl
+ *   whenever a read continues where the hash stands. Parts sent out of order are
  *   read again, from the page cache, once every byte before them is hashed; as the bytes
  *   sent and the bytes hashed could then differ only if the file was written in between, the
  *   file's identity (size, mtime, ctime, inode) is checked again after every last byte read
@@ -37,6 +38,10 @@ typedef struct {
     /* Pinned sha256 hex: the content is hashed as it is sent; a mismatch (the file changed)
      * fails this item with HFS_ESTALE naming the file. */
     const char *sha256;
+    /* The send check taken with that sha256 (hfs_hasher_add_check), or NULL or "": when
+     * given, a file's bytes are checked against it as they are sent instead of against the
+     * sha256, which is not computed again (bytes in memory are always hashed). */
+    const char *check;
     /* From hfs_hub_lfs_batch: BASIC or MULTIPART. (PRESENT needs nothing and succeeds;
      * ERROR fails the item with the hub's message.) */
     const hfs_hub_lfs_action *action;

@@ -16,18 +16,20 @@
 #include "common/util.h"
 
 #define CACHE_MAGIC "HFSHASHC"
-#define CACHE_VERSION 1
+/* Version 2 added the send check; a version 1 cache (hfsync before it) is replaced. */
+#define CACHE_VERSION 2
 #define HEADER_SIZE 64
-/* path_len u32, flags u8, size u64, mtime i64, ctime i64, inode u64, sha1[20], sha256[32] */
-#define RECORD_FIXED (4 + 1 + 8 + 8 + 8 + 8 + 20 + 32)
+/* path_len u32, flags u8, size u64, mtime i64, ctime i64, inode u64, sha1[20], sha256[32],
+ * check[16] */
+#define RECORD_FIXED (4 + 1 + 8 + 8 + 8 + 8 + 20 + 32 + 16)
 #define CACHE_MAX_BYTES ((size_t)1 << 31) /* far beyond any real tree: a bigger file is junk */
 
 typedef struct {
     const char *path; /* into the loaded buffer, or owned when recorded */
     uint64_t size, inode;
     int64_t mtime_ns, ctime_ns;
-    unsigned flags; /* HFS_HASH_SHA1 | HFS_HASH_SHA256: which digests are present */
-    unsigned char sha1[20], sha256[32];
+    unsigned flags; /* HFS_HASH_SHA1 | HFS_HASH_SHA256 | HFS_HASH_CHECK: which are present */
+    unsigned char sha1[20], sha256[32], check[16];
     size_t seq; /* recording order, so the last record of a file wins */
 } entry;
 
@@ -111,7 +113,11 @@ static void decode(const hfs_hashcache *c, size_t i, entry *e)
     e->inode = get_u64(r + 29);
     memcpy(e->sha1, r + 37, 20);
     memcpy(e->sha256, r + 57, 32);
+    memcpy(e->check, r + 89, 16);
 }
+
+/* parse()'s answer for a sound cache of an earlier format: replaced without a warning. */
+static const char older_version[] = "it is from an earlier hfsync";
 
 /* Validates a loaded cache file and indexes its records; returns NULL when it is sound,
  * else what is wrong with it. Nothing in it is used unless all of it checks out. */
@@ -124,6 +130,8 @@ static const char *parse(hfs_hashcache *c, size_t len)
         return "it is truncated";
     if (memcmp(d, CACHE_MAGIC, 8) != 0)
         return "it is not a hash cache file";
+    if (get_u32(d + 8) == 1)
+        return older_version;
     if (get_u32(d + 8) != CACHE_VERSION)
         return "it has an unknown version";
     uint64_t count = get_u64(d + 16), payload = get_u64(d + 24);
@@ -147,7 +155,7 @@ static const char *parse(hfs_hashcache *c, size_t len)
         if (plen == 0 || len - path_off < (size_t)plen + 1 || d[path_off + plen] != '\0' ||
             memchr(d + path_off, '\0', plen))
             return "an entry's path is malformed";
-        if (r[4] == 0 || (r[4] & ~(unsigned)HFS_HASH_BOTH))
+        if ((r[4] & HFS_HASH_BOTH) == 0 || (r[4] & ~(unsigned)(HFS_HASH_BOTH | HFS_HASH_CHECK)))
             return "an entry holds no hash";
         c->loaded[i] = off;
         c->loaded_count++;
@@ -171,7 +179,7 @@ static void discard_loaded(hfs_hashcache *c)
     c->loaded_count = 0;
 }
 
-int hfs_hashcache_open(hfs_hashcache **out, const char *state_dir)
+static int open_cache(hfs_hashcache **out, const char *state_dir, bool quiet)
 {
     int rc = 0;
     struct stat st;
@@ -179,7 +187,8 @@ int hfs_hashcache_open(hfs_hashcache **out, const char *state_dir)
     c->state_dir = hfs_strdup(state_dir);
     c->path = hfs_path_join(state_dir, "hashcache");
     *out = NULL;
-    hfs_remove_stale_temps(c->path); /* what a plan killed mid-save left */
+    if (!quiet)
+        hfs_remove_stale_temps(c->path); /* what a plan killed mid-save left */
     int fd = open(c->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno != ENOENT)
@@ -215,9 +224,15 @@ int hfs_hashcache_open(hfs_hashcache **out, const char *state_dir)
         c->data[got] = '\0';
         problem = got != len ? "it is truncated" : parse(c, len);
     }
-    if (problem) {
-        hfs_warn("discarding the hash cache %s: %s; every file will be hashed again", c->path,
-                 problem);
+    if (problem == older_version) {
+        hfs_debug("the hash cache %s is from an earlier hfsync: every file is hashed once more",
+                  c->path);
+        discard_loaded(c);
+        c->dirty = true;
+    } else if (problem) {
+        if (!quiet)
+            hfs_warn("discarding the hash cache %s: %s; every file will be hashed again", c->path,
+                     problem);
         discard_loaded(c);
         c->dirty = true; /* write a sound one even if no file changes */
     }
@@ -230,6 +245,16 @@ done:
     }
     *out = c;
     return 0;
+}
+
+int hfs_hashcache_open(hfs_hashcache **out, const char *state_dir)
+{
+    return open_cache(out, state_dir, false);
+}
+
+int hfs_hashcache_open_quiet(hfs_hashcache **out, const char *state_dir)
+{
+    return open_cache(out, state_dir, true);
 }
 
 /* Index of the loaded record for this path, or (size_t)-1. */
@@ -267,6 +292,10 @@ static void fill_from(hfs_local_file *f, const entry *e)
     if (e->flags & HFS_HASH_SHA256) {
         bin_to_hex(f->sha256, e->sha256, 32);
         f->has_sha256 = true;
+    }
+    if (e->flags & HFS_HASH_CHECK) {
+        bin_to_hex(f->check, e->check, 16);
+        f->has_check = true;
     }
 }
 
@@ -310,6 +339,10 @@ void hfs_hashcache_record(hfs_hashcache *c, const hfs_local_file *f)
         hex_to_bin(e.sha256, f->sha256, 32);
         e.flags |= HFS_HASH_SHA256;
     }
+    if (f->has_check) {
+        hex_to_bin(e.check, f->check, 16);
+        e.flags |= HFS_HASH_CHECK;
+    }
     i = find_loaded(c, f->local_path);
     if (i != (size_t)-1)
         c->state[i] = STATE_REPLACED;
@@ -337,6 +370,7 @@ static void put_entry(hfs_buf *b, const entry *e)
     put_u64(r + 29, e->inode);
     memcpy(r + 37, e->sha1, 20);
     memcpy(r + 57, e->sha256, 32);
+    memcpy(r + 89, e->check, 16);
     hfs_buf_add(b, r, sizeof(r));
     hfs_buf_add(b, e->path, plen + 1);
 }

@@ -8,13 +8,6 @@
 
 #include "planner/scan.h"
 
-/* Which hashes a file needs: the git blob SHA-1 (regular files), the SHA-256 (LFS files). */
-enum {
-    HFS_HASH_SHA1 = 1,
-    HFS_HASH_SHA256 = 2,
-    HFS_HASH_BOTH = HFS_HASH_SHA1 | HFS_HASH_SHA256, /* the mode is not known yet */
-};
-
 typedef struct hfs_hashcache hfs_hashcache;
 
 typedef enum {
@@ -29,6 +22,10 @@ typedef enum {
  * truncated or unknown-version one is discarded with a warning (hfs_warn) and never
  * trusted. Fails only when the cache exists but cannot be read at all. */
 int hfs_hashcache_open(hfs_hashcache **out, const char *state_dir);
+
+/* The same, for a reader that only looks up (an apply taking a plan file's send checks): a
+ * cache that is not sound is an empty one, without a warning (the next plan gives it). */
+int hfs_hashcache_open_quiet(hfs_hashcache **out, const char *state_dir);
 
 /* Looks the file up by local_path; on a hit sets f's hashes (every hash the entry holds,
  * at least those in `want`). A partial match (the file is unchanged but a wanted hash was

@@ -80,7 +80,7 @@ static int hash_one(pool *p, hfs_local_file *f, unsigned want, char *buf)
     if (f->size != (uint64_t)before.st_size || f->mtime_ns != ns_of(&before.st_mtim) ||
         f->ctime_ns != ns_of(&before.st_ctim) || f->inode != (uint64_t)before.st_ino) {
         want |= (f->has_sha1 ? HFS_HASH_SHA1 : 0u) | (f->has_sha256 ? HFS_HASH_SHA256 : 0u);
-        f->has_sha1 = f->has_sha256 = false;
+        f->has_sha1 = f->has_sha256 = f->has_check = false;
     }
     f->size = (uint64_t)before.st_size;
     f->mtime_ns = ns_of(&before.st_mtim);
@@ -89,6 +89,9 @@ static int hash_one(pool *p, hfs_local_file *f, unsigned want, char *buf)
     f->dev = (uint64_t)before.st_dev;
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     h = hfs_hasher_new(want & HFS_HASH_SHA256, want & HFS_HASH_SHA1, f->size);
+    /* The send check rides along with the SHA-256 (a fraction of its cost), so that an
+     * upload need not take the SHA-256 again as it sends. */
+    bool check = (want & HFS_HASH_SHA256) && hfs_hasher_add_check(h);
     for (;;) {
         ssize_t n = read(fd, buf, READ_CHUNK);
         if (n < 0 && errno == EINTR)
@@ -121,8 +124,10 @@ static int hash_one(pool *p, hfs_local_file *f, unsigned want, char *buf)
     }
     hfs_hasher_final(h, (want & HFS_HASH_SHA256) ? f->sha256 : NULL,
                      (want & HFS_HASH_SHA1) ? f->sha1 : NULL);
-    if (want & HFS_HASH_SHA256)
+    if (want & HFS_HASH_SHA256) {
         f->has_sha256 = true;
+        f->has_check = check && hfs_hasher_check(h, f->check);
+    }
     if (want & HFS_HASH_SHA1)
         f->has_sha1 = true;
 done:

@@ -29,6 +29,10 @@ typedef struct {
     int64_t mtime_ns; /* pinned: the file's mtime when it was planned */
     char sha1[HFS_SHA1_HEX];       /* git blob sha1, "" when unknown (always set for regular) */
     char sha256[HFS_SHA256_HEX];   /* "" when unknown (always set for LFS) */
+    /* The send check taken with sha256 (hfs_hasher_add_check), "" when none was: an upload
+     * checks the bytes it sends against it rather than hash them with SHA-256 again. Not
+     * in the plan file: a plan read from one gets it from the hash cache, if at all. */
+    char check[HFS_CHECK_HEX];
     char remote_oid[HFS_SHA1_HEX]; /* update, delete, copy onto an existing path: the remote
                                       blob oid it replaces; else "" */
 } hfs_plan_op;

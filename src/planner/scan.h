@@ -22,9 +22,10 @@ typedef struct {
     uint64_t inode, dev; /* of the file itself (the target, for a symlink) */
     uint32_t mode;       /* st_mode of the file (the target, for a symlink) */
     bool via_symlink;    /* reached through a symlink inside the folder */
-    bool has_sha1, has_sha256;
+    bool has_sha1, has_sha256, has_check;
     char sha1[HFS_SHA1_HEX];     /* git blob SHA-1: the oid of a regular file */
     char sha256[HFS_SHA256_HEX]; /* SHA-256: the oid of an LFS file */
+    char check[HFS_CHECK_HEX];   /* the send check, taken with the SHA-256 (hfs_hasher_add_check) */
 } hfs_local_file;
 
 typedef struct {

@@ -72,6 +72,46 @@ rm "$D/c.txt"
 expect_eq "$?" 3 "a planned file that was removed: exit 3"
 expect_contains "$(cat err)" "$D/c.txt was removed" "... naming it"
 
+# ---- the send check: an apply of a plan file checks the LFS bytes it sends against the check
+# the plan's hash cache holds beside the sha256 (not against a second sha256 of them). A cache
+# entry whose check says other bytes (tampered with, its checksum made good) proves it: the
+# upload stops as for a changed file, and nothing is committed.
+head -c 70000 /dev/urandom >"$D/sc.safetensors"
+touch -d '1 hour ago' "$D/sc.safetensors"
+"$HFSYNC" plan -o p5.json >/dev/null 2>&1
+python3 - "$W/.hfsync/hashcache" "$D/sc.safetensors" <<'PY'
+import hashlib, struct, sys
+path, target = sys.argv[1], sys.argv[2].encode()
+b = bytearray(open(path, "rb").read())
+assert b[:8] == b"HFSHASHC" and struct.unpack_from("<I", b, 8)[0] == 2
+count, off, done = struct.unpack_from("<Q", b, 16)[0], 64, False
+for _ in range(count):
+    (plen,) = struct.unpack_from("<I", b, off)
+    fixed = 4 + 1 + 8 * 4 + 20 + 32 + 16
+    if bytes(b[off + fixed:off + fixed + plen]) == target:
+        assert b[off + 4] & 4, "the entry has a send check"
+        b[off + 89] ^= 1
+        done = True
+    off += fixed + plen + 1
+assert done, "the file has an entry"
+b[32:64] = hashlib.sha256(b[64:]).digest()
+open(path, "wb").write(b)
+PY
+ok $? "the hash cache holds the file's send check (then made to say other bytes)"
+before=$(head_of models/user/stale)
+"$HFSYNC" apply p5.json >out 2>err
+expect_eq "$?" 3 "the bytes sent differ from the cache's send check: exit 3"
+expect_contains "$(cat err)" "$D/sc.safetensors changed since it was planned: the bytes read to be sent are not the bytes its sha256 was taken from" "... naming the file"
+expect_eq "$(head_of models/user/stale)" "$before" "... and nothing was committed"
+# The cache is trusted for the check as for the sha256 (while the file's stat data match): a
+# new plan takes the same check from it; without the cache it is taken again.
+rm "$W/.hfsync/hashcache"
+"$HFSYNC" plan -o p6.json >/dev/null 2>&1
+"$HFSYNC" apply p6.json >out 2>err
+expect_eq "$?" 0 "planned again without the cache, the same file applies"
+expect_eq "$(curl -sL "$HUB_URL/user/stale/resolve/main/sc.safetensors" -H "Authorization: Bearer $TOKEN" | sha256sum | cut -c1-64)" \
+    "$(sha256sum <"$D/sc.safetensors" | cut -c1-64)" "... and reads back byte for byte"
+
 # ---- a plan that creates a repo someone else created and committed to meanwhile
 mkdir -p "$W/d2" && printf 'x\n' >"$W/d2/x.txt"
 cat >"$W/create.yaml" <<'YAML'

@@ -123,7 +123,7 @@ for d, dirs, files in os.walk(state_dir):
                 continue
             (version,) = struct.unpack_from("<I", b, 8)
             (payload,) = struct.unpack_from("<Q", b, 24)
-            if version != 1 or payload != len(b) - 64 or hashlib.sha256(b[64:]).digest() != b[32:64]:
+            if version != 2 or payload != len(b) - 64 or hashlib.sha256(b[64:]).digest() != b[32:64]:
                 out["state"].append("hash cache damaged: " + rel)
 os.makedirs(out_dir, exist_ok=True)
 for key, value in out.items():

@@ -888,6 +888,98 @@ static void test_changed_files(fakehub *storage, hfs_hub *hub)
     file_free(&mp);
 }
 
+/* The send check of `size` bytes, with the byte at `flip` changed when flip < size. */
+static void check_of(char out[HFS_CHECK_HEX], const char *data, size_t size, size_t flip)
+{
+    hfs_hasher *h = hfs_hasher_new(false, false, size);
+    if (!hfs_hasher_add_check(h))
+        tap_diag("this OpenSSL has no Poly1305");
+    if (flip < size) {
+        hfs_hasher_update(h, data, flip);
+        hfs_hasher_update(h, "\x01", 1);
+        hfs_hasher_update(h, data + flip + 1, size - flip - 1);
+    } else {
+        hfs_hasher_update(h, data, size);
+    }
+    if (!hfs_hasher_check(h, out))
+        out[0] = '\0';
+    hfs_hasher_free(h);
+}
+
+/* An item with the plan's send check is checked against it instead of its sha256: the right
+ * check lets it through (basic, and multipart with parts answered out of order); the check of
+ * other bytes stops it like a changed file, before the PUT's end or the completion. */
+static void test_send_check(fakehub *storage, hfs_hub *hub)
+{
+    test_file f = make_file("checked.bin", 100000, 21, true);
+    test_file mp = make_file("checked-multi.bin", 50000, 22, true);
+    char good[HFS_CHECK_HEX], bad[HFS_CHECK_HEX], mgood[HFS_CHECK_HEX], mbad[HFS_CHECK_HEX];
+    check_of(good, f.data, f.size, f.size);
+    check_of(bad, f.data, f.size, 99999);
+    check_of(mgood, mp.data, mp.size, mp.size);
+    check_of(mbad, mp.data, mp.size, 3);
+    hfs_hub_lfs_action a, m;
+    char *href = hfs_sprintf("%s/checked", fakehub_url(storage));
+    char *base = hfs_sprintf("%s/sc", fakehub_url(storage));
+    action_basic(&a, &f, href, NULL);
+    action_multipart(&m, &mp, 10000, base, NULL);
+    int result = 1;
+
+    hfs_lfs_upload_item item = item_for(&f, &a);
+    item.check = good;
+    fakehub_expect(storage, &(fh_exchange){"PUT", "/checked", NULL, no_auth, NULL, 200, NULL, ""});
+    hfs_lfs_upload_options o = options(8, NULL);
+    tap_is_int(hfs_lfs_upload_all(&result, hub, &item, 1, &o), 0,
+               "send check: a basic PUT whose bytes match the plan's check succeeds");
+    const fh_request *put = received(storage, "PUT", "/checked");
+    tap_ok(put && put->body_len == f.size && memcmp(put->body, f.data, f.size) == 0,
+           "... and sent the file whole");
+    fh_check(storage, "... one PUT");
+    fh_forget(storage);
+
+    item.check = bad;
+    tap_is_int(hfs_lfs_upload_all(&result, hub, &item, 1, &o), HFS_ESTALE,
+               "send check: bytes that differ from the plan's check (its last byte): "
+               "HFS_ESTALE, though the sha256 is right");
+    error_has("checked.bin changed since it was planned: the bytes read to be sent are not",
+              "... naming the file");
+    tap_is_int((long long)fakehub_count(storage), 0,
+               "... and the PUT never completed: the server got no whole request");
+    fh_forget(storage);
+
+    item.check = "";
+    fakehub_expect(storage, &(fh_exchange){"PUT", "/checked", NULL, no_auth, NULL, 200, NULL, ""});
+    tap_is_int(hfs_lfs_upload_all(&result, hub, &item, 1, &o), 0,
+               "send check: an empty one means none (the sha256 is taken as sent)");
+    fh_check(storage, "... one PUT");
+    fh_forget(storage);
+
+    hfs_lfs_upload_item mitem = item_for(&mp, &m);
+    mitem.check = mgood;
+    expect_parts(storage, "/sc", 5, 1);
+    fakehub_expect(storage, &(fh_exchange){"POST", "/sc/complete", NULL, no_auth, NULL, 200, NULL,
+                                           "{\"success\":true}"});
+    tap_is_int(hfs_lfs_upload_all(&result, hub, &mitem, 1, &o), 0,
+               "send check: a multipart upload, part 1 answered last, matches and completes");
+    fh_check(storage, "... five parts, then the completion");
+    fh_forget(storage);
+
+    mitem.check = mbad;
+    expect_parts(storage, "/sc", 5, 1);
+    tap_is_int(hfs_lfs_upload_all(&result, hub, &mitem, 1, &o), HFS_ESTALE,
+               "send check: a multipart upload whose bytes differ from it: HFS_ESTALE");
+    error_has("checked-multi.bin changed since it was planned", "... naming the file");
+    fh_check(storage, "... every part arrived, and no completion was sent");
+    fh_forget(storage);
+
+    free(href);
+    free(base);
+    hfs_hub_lfs_action_clear(&a);
+    hfs_hub_lfs_action_clear(&m);
+    file_free(&f);
+    file_free(&mp);
+}
+
 /* The wait before a retry, used to change the file between two attempts of its PUT. */
 static void edit_on_sleep(void *ctx, long ms)
 {
@@ -1095,6 +1187,7 @@ int main(void)
     test_refusals(storage, hub);
     test_changed_files(storage, hub);
     test_changed_between_attempts(fh, storage);
+    test_send_check(storage, hub);
     test_cancel(storage, hub);
     test_local_hub();
 

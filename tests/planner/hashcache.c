@@ -61,6 +61,35 @@ static char *sha1_of(const char *rel)
     return out;
 }
 
+/* One file's hashes after hashing the folder through the cache, each file asked for `want`
+ * (0: both, the mode unknown); `stats` may be NULL. */
+static hfs_local_file hashed(const char *rel, unsigned char want, hfs_hash_stats *stats)
+{
+    hfs_scan_options so = HFS_SCAN_OPTIONS_INIT;
+    hfs_scan_result *r = NULL;
+    hfs_hashcache *cache = NULL;
+    hfs_hash_options ho = HFS_HASH_OPTIONS_INIT;
+    hfs_local_file out = {0};
+    so.folder = folder;
+    if (hfs_scan_folder(&r, &so) == 0 && hfs_hashcache_open(&cache, state) == 0) {
+        unsigned char *wants = hfs_malloc(r->count + 1);
+        memset(wants, want, r->count + 1);
+        ho.cache = cache;
+        ho.want = want ? wants : NULL;
+        if (hfs_hash_files(r->files, r->count, &ho, stats) == 0 && hfs_hashcache_save(cache) == 0)
+            for (size_t i = 0; i < r->count; i++)
+                if (strcmp(r->files[i].rel_path, rel) == 0) {
+                    out = r->files[i];
+                    out.repo_path = out.local_path = NULL;
+                    out.rel_path = NULL;
+                }
+        free(wants);
+    }
+    hfs_hashcache_free(cache);
+    hfs_scan_result_free(r);
+    return out;
+}
+
 static struct stat cache_stat(void)
 {
     struct stat st = {0};
@@ -184,6 +213,18 @@ static void test_corrupt_caches(void)
     tap_ok(strstr(warn, "unknown version") && s.cache_hits == 0, "an unknown version is discarded");
     free(warn);
 
+    /* A cache of hfsync before the send check (version 1) is replaced without a word. */
+    plan("before version 1", NULL);
+    version = 1;
+    poke_cache(8, &version, 1);
+    s = plan("version 1", &warn);
+    tap_ok(strlen(warn) == 0 && s.cache_hits == 0 && s.files_read >= 4,
+           "a version 1 cache is replaced quietly: every file read once more");
+    free(warn);
+    s = plan("after version 1", &warn);
+    tap_ok(s.files_read == 0 && strlen(warn) == 0, "... and the new one serves the next plan");
+    free(warn);
+
     fx_write_str(state, "hashcache", "not a cache at all");
     s = plan("garbage", &warn);
     tap_ok(strstr(warn, "discarding") && s.cache_hits == 0, "garbage is discarded");
@@ -192,6 +233,37 @@ static void test_corrupt_caches(void)
     tap_ok(s.files_read == 0 && strlen(warn) == 0, "and replaced by a sound cache");
     free(warn);
     free(path);
+}
+
+/* The send check is taken with every SHA-256 and kept beside it; a file hashed for its git
+ * sha1 alone has none. */
+static void test_send_check(void)
+{
+    write_old("model.bin", "weights, not really\n");
+    write_old("notes.txt", "notes\n");
+    char want[HFS_CHECK_HEX] = "";
+    hfs_hasher *h = hfs_hasher_new(false, false, 0);
+    hfs_hasher_add_check(h);
+    hfs_hasher_update(h, "weights, not really\n", 20);
+    hfs_hasher_check(h, want);
+    hfs_hasher_free(h);
+
+    hfs_hash_stats s = {0};
+    hfs_local_file f = hashed("model.bin", 0, &s);
+    tap_ok(f.has_sha256 && f.has_check && strcmp(f.check, want) == 0,
+           "the check is taken with the sha256: %s", f.check);
+    f = hashed("model.bin", HFS_HASH_SHA256, &s);
+    tap_ok(s.files_read == 0 && f.has_check && strcmp(f.check, want) == 0,
+           "... and comes back from the cache, nothing read");
+    write_old("model.bin", "weights, not REALLY\n");
+    f = hashed("model.bin", HFS_HASH_SHA256, &s);
+    tap_ok(s.files_read == 1 && f.has_check && strcmp(f.check, want) != 0,
+           "a rewrite (same size) has another check");
+
+    write_old("sha1-only.txt", "only the git sha1\n");
+    f = hashed("sha1-only.txt", HFS_HASH_SHA1, &s);
+    tap_ok(f.has_sha1 && !f.has_sha256 && !f.has_check,
+           "a file hashed for its git sha1 alone has no check");
 }
 
 static void test_drops_and_sharing(void)
@@ -255,6 +327,7 @@ int main(void)
     test_hits_and_invalidation();
     test_racy_clean();
     test_corrupt_caches();
+    test_send_check();
     test_drops_and_sharing();
     fx_rmrf(dir);
     free(state);
