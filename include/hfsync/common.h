@@ -3,6 +3,7 @@
 #ifndef HFSYNC_COMMON_H
 #define HFSYNC_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,11 @@ void hfs_error_clear(void);
 int hfs_exit_code_for(int error);
 
 const char *hfs_version(void);
+
+/* The library's notes go to stderr ("hfsync: …", "hfsync: warning: …"). With debug on, its
+ * debug notes go there too: what a run decided without a word otherwise (a journal of
+ * another plan set aside, a hash cache of an earlier version replaced, …). Off by default. */
+void hfs_log_debug(bool on);
 
 #ifdef __cplusplus
 }

@@ -299,6 +299,9 @@ static int run_cmd(const hfs_cli_cmd *cmd, int argc, char **argv, const char *pa
         rc = hfs_cli_usage_error(cmd, "unexpected argument '%s'", a.pos[cmd->max_args]);
         goto done;
     }
+    /* --verbose shows the debug notes too: what a run decided without a word otherwise. */
+    if (hfs_cli_flag(&a, "verbose"))
+        hfs_log_debug(true);
     rc = cmd->run(cmd, &a);
 done:
     for (size_t i = 0; i < n_opts(cmd); i++)

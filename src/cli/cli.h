@@ -85,7 +85,8 @@ const char *hfs_cli_cmd_path(const hfs_cli_cmd *cmd);
     }
 #define HFS_CLI_OPT_VERBOSE                                                                        \
     {                                                                                              \
-        "verbose", 'v', HFS_OPT_FLAG, NULL, "log every request and response (the token redacted)"  \
+        "verbose", 'v', HFS_OPT_FLAG, NULL,                                                        \
+            "log every request and response (the token redacted), and debug notes"                 \
     }
 
 /* --repo-type into *out (left alone when the option is not given); a name that is not a

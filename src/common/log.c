@@ -7,12 +7,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hfsync/common.h"
+
 static hfs_log_level min_level = HFS_LOG_INFO;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void hfs_log_set_level(hfs_log_level level)
 {
     min_level = level;
+}
+
+void hfs_log_debug(bool on)
+{
+    hfs_log_set_level(on ? HFS_LOG_DEBUG : HFS_LOG_INFO);
 }
 
 hfs_log_level hfs_log_get_level(void)

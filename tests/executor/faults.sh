@@ -141,5 +141,18 @@ printf 'verbose 2\n' >"$D/v2.txt"
 expect_eq "$?" 0 "upload --verbose"
 ok $(grep -q "$TOKEN" out err && echo 1 || echo 0) "the token appears in no output of upload --verbose"
 
+# ---- --verbose shows the debug notes too (here: a hash cache of an earlier version replaced,
+# its version field set to 1), and without it they stay quiet
+printf '\001' | dd of="$W/.hfsync/hashcache" bs=1 seek=8 conv=notrunc status=none
+printf 'verbose 3\n' >"$D/v3.txt"
+"$HFSYNC" apply -f hfsync.yaml --yes --verbose >out 2>err
+expect_eq "$?" 0 "apply --verbose with a hash cache of an earlier hfsync"
+expect_contains "$(cat err)" "hfsync: debug: the hash cache $W/.hfsync/hashcache is from an earlier hfsync" "... says so in a debug note"
+printf '\001' | dd of="$W/.hfsync/hashcache" bs=1 seek=8 conv=notrunc status=none
+printf 'verbose 4\n' >"$D/v4.txt"
+"$HFSYNC" apply -f hfsync.yaml --yes >out 2>err
+expect_eq "$?" 0 "the same without --verbose"
+ok $(grep -q "debug:" out err && echo 1 || echo 0) "... and no debug note"
+
 hub_stop
 done_testing
