@@ -109,12 +109,37 @@ def compile_probe(build_dir, source, out):
 # ---- one timed run ------------------------------------------------------------------------------
 
 class Run:
-    """The outcome of one timed program: wall seconds and peak RSS in KiB (the largest of the
-    program and the children it waited for: a shell's steps, never the benchmark itself)."""
+    """The outcome of one timed program: wall seconds, peak RSS in KiB (the largest of the
+    program and the children it waited for: a shell's steps, never the benchmark itself), its
+    CPU seconds (user + system, its waited-for children included) and, when it talked to a
+    local hub, the hub's CPU seconds meanwhile (None when not measured)."""
 
-    def __init__(self, secs, rss_kib):
+    def __init__(self, secs, rss_kib, cpu=None, hub_cpu=None):
         self.secs = secs
         self.rss_kib = rss_kib
+        self.cpu = cpu  # (user, system) seconds
+        self.hub_cpu = hub_cpu  # (user, system) seconds
+
+    def cpu_text(self):
+        """"client 3.6u+2.0s, hub 3.6u+3.3s": where the CPU went, or "" when not measured."""
+        parts = [f"{who} {c[0]:.1f}u+{c[1]:.1f}s"
+                 for who, c in (("client", self.cpu), ("hub", self.hub_cpu)) if c]
+        return ", ".join(parts)
+
+
+def add_cpu(a, b):
+    """The sum of two (user, system) pairs; None when either is."""
+    return (a[0] + b[0], a[1] + b[1]) if a and b else None
+
+
+def process_cpu(pid):
+    """A running process's (user, system) CPU seconds so far, from /proc; None once it is gone."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 # bench/rss.c, compiled by bench/run: the peak RSS of a child forked straight from Python would
@@ -130,17 +155,18 @@ def build_launcher(out):
     LAUNCHER = out
 
 
-def timed(cmd, log_path, cwd=None, env=None, timeout=3600, stdout_path=None):
+def timed(cmd, log_path, cwd=None, env=None, timeout=3600, stdout_path=None, hub=None):
     """Runs cmd with its output in log_path (its standard output alone in stdout_path when
-    given) and returns its wall time and peak RSS: the tool's own (node, not an npm wrapper;
-    curl, not a shell). A failure or a run past `timeout` seconds raises BenchError naming
-    the log."""
+    given) and returns its wall time, peak RSS and CPU time: the tool's own (node, not an npm
+    wrapper; curl, not a shell), and the CPU time `hub` (a running Hub) spent meanwhile. A
+    failure or a run past `timeout` seconds raises BenchError naming the log."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     rss_path = log_path.with_suffix(".rss")
     # Every run starts with nothing left to write back: a run that follows one that wrote
     # gigabytes (an upload's store, git's copies) would otherwise wait on that run's writeback
     # in every fsync, and the tool that comes first in a repetition would pay for the last.
     os.sync()
+    hub_before = process_cpu(hub.proc.pid) if hub else None
     with open(log_path, "w") as log, open(stdout_path or os.devnull, "w") as out:
         t0 = time.monotonic()
         p = subprocess.Popen([str(c) for c in (LAUNCHER, rss_path, *cmd)], cwd=cwd, env=env,
@@ -152,14 +178,17 @@ def timed(cmd, log_path, cwd=None, env=None, timeout=3600, stdout_path=None):
             os.killpg(p.pid, signal.SIGKILL)
             p.wait()
         secs = time.monotonic() - t0
+    hub_after = process_cpu(hub.proc.pid) if hub else None
     if p.returncode != 0:
         tail = "".join(open(log_path, errors="replace").readlines()[-15:])
         why = f"was stopped after {timeout} s" if p.returncode == -signal.SIGKILL else \
             f"failed (exit {p.returncode})"
         raise BenchError(f"{' '.join(map(str, cmd))} {why}; its log {log_path}:\n{tail}")
-    rss = int(rss_path.read_text())
+    rss, user, system = rss_path.read_text().split()
     rss_path.unlink()
-    return Run(secs, rss)
+    hub_cpu = (hub_after[0] - hub_before[0], hub_after[1] - hub_before[1]) \
+        if hub_before and hub_after else None
+    return Run(secs, int(rss), (float(user), float(system)), hub_cpu)
 
 
 # ---- trees a run leaves behind ------------------------------------------------------------------

@@ -38,9 +38,14 @@ class Summary:
     def __init__(self, benches, records):
         self.benches = benches
         self.times, self.rss, self.notes = {}, {}, {}
+        self.cpu, self.hub_cpu = {}, {}  # user + system seconds of each repetition
         for r in records:
             key = (r["bench"], r["tool"])
             self.times.setdefault(key, []).append(r["secs"])
+            if r.get("cpu"):
+                self.cpu.setdefault(key, []).append(sum(r["cpu"]))
+            if r.get("hub_cpu"):
+                self.hub_cpu.setdefault(key, []).append(sum(r["hub_cpu"]))
             self.rss[key] = max(self.rss.get(key, 0), r["rss_kib"])
             if r.get("note"):
                 self.notes[key] = r["note"]
@@ -48,6 +53,13 @@ class Summary:
     def med(self, bench, tool):
         t = self.times.get((bench, tool))
         return median(t) if t else None
+
+    def cpu_text(self, bench, tool):
+        """The medians of the tool's CPU seconds and of the local hub's in the same runs."""
+        c, h = self.cpu.get((bench, tool)), self.hub_cpu.get((bench, tool))
+        if not c:
+            return ""
+        return f"{median(c):.1f} s" + (f" + hub {median(h):.1f} s" if h else "")
 
     def limit_share(self, bench, tool):
         """The tool's throughput as a share of the limit's (same bytes: the time ratio)."""
@@ -84,9 +96,9 @@ class Summary:
 
 
 def table(s):
-    rows = ["| benchmark | tool | median | min – max | peak RSS | share of the limit | "
+    rows = ["| benchmark | tool | median | min – max | peak RSS | CPU | share of the limit | "
             "time ÷ hfsync's | notes |",
-            "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for key, b in s.benches.items():
         ref = s.med(key, b.reference)
         first = True
@@ -97,9 +109,10 @@ def table(s):
             m = median(times)
             share = s.limit_share(key, tool.key)
             ratio = "—" if tool.key == b.reference or ref is None else f"{m / ref:.2f}×"
-            rows.append("| {} | {} | {} | {} – {} | {} | {} | {} | {} |".format(
+            rows.append("| {} | {} | {} | {} – {} | {} | {} | {} | {} | {} |".format(
                 f"**{b.title}**" if first else "", tool.label, fmt_secs(m), fmt_secs(min(times)),
                 fmt_secs(max(times)), fmt_size(s.rss[(key, tool.key)] * 1024),
+                s.cpu_text(key, tool.key),
                 f"{share:.0%}" if share is not None else
                 ("the limit" if tool.series == "limit" else ""),
                 ratio, s.notes.get((key, tool.key), "")))
@@ -120,7 +133,9 @@ def write_results(path, benches, records, meta):
              "of CPU, for every tool alike); "
              "median and min – max of the wall times; peak RSS is the largest of the repetitions "
              "(the tool's own process, from wait4(); for a pipeline of several programs, the "
-             "largest of them).", "", "## Machine", ""]
+             "largest of them); CPU is the median of the tool's user + system seconds (its "
+             "children's included) and, where it talked to the local hub, of the hub's in the "
+             "same runs (the two share this machine's cores).", "", "## Machine", ""]
     lines += [f"- {k}: {v}" for k, v in meta["machine"].items()]
     lines += [f"- load average before / after: {meta['load_before']} / {meta['load_after']}", ""]
     lines += ["## Results", "", "![time relative to hfsync](results.svg)", "", table(s), ""]

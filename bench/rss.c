@@ -1,8 +1,10 @@
-/* bench/run's launcher: runs a program and reports its peak RSS from wait4(). A child forked by
- * the benchmark's Python process would inherit Python's RSS high-water mark; one forked from this
- * small program starts near zero, so the figure is the tool's own (and its children's).
+/* bench/run's launcher: runs a program and reports its peak RSS and CPU time from wait4(). A
+ * child forked by the benchmark's Python process would inherit Python's RSS high-water mark; one
+ * forked from this small program starts near zero, so the figure is the tool's own (and its
+ * children's). The CPU time is the program's and that of the children it waited for.
  *
- * usage: rss OUT PROGRAM [ARG]...   writes "maxrss_kib" to OUT, exits with PROGRAM's status */
+ * usage: rss OUT PROGRAM [ARG]...   writes "maxrss_kib user_s system_s" to OUT, exits with
+ * PROGRAM's status */
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>
@@ -34,7 +36,11 @@ int main(int argc, char **argv)
         }
     }
     FILE *out = fopen(argv[1], "w");
-    if (!out || fprintf(out, "%ld\n", ru.ru_maxrss) < 0 || fclose(out) != 0) {
+    if (!out ||
+        fprintf(out, "%ld %ld.%06ld %ld.%06ld\n", ru.ru_maxrss, (long)ru.ru_utime.tv_sec,
+                (long)ru.ru_utime.tv_usec, (long)ru.ru_stime.tv_sec,
+                (long)ru.ru_stime.tv_usec) < 0 ||
+        fclose(out) != 0) {
         fprintf(stderr, "rss: cannot write %s: %s\n", argv[1], strerror(errno));
         return 1;
     }
