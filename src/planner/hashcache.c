@@ -225,8 +225,9 @@ static int open_cache(hfs_hashcache **out, const char *state_dir, bool quiet)
         problem = got != len ? "it is truncated" : parse(c, len);
     }
     if (problem == older_version) {
-        hfs_debug("the hash cache %s is from an earlier hfsync: every file is hashed once more",
-                  c->path);
+        if (!quiet)
+            hfs_debug("the hash cache %s is from an earlier hfsync: files are hashed anew",
+                      c->path);
         discard_loaded(c);
         c->dirty = true;
     } else if (problem) {
