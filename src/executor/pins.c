@@ -151,6 +151,8 @@ struct exec_send_check {
 typedef struct {
     struct exec_send_check *v;
     size_t n, cap;
+    const char *state_dir;
+    bool opened;          /* the hash cache was looked for (on the first op that needs it) */
     hfs_hashcache *cache; /* read only; NULL when there is none */
 } check_list;
 
@@ -193,12 +195,7 @@ static hfs_local_file local_file_of(const hfs_plan_op *op, char *path, const str
     f.repo_path = op->path;
     f.local_path = path;
     f.rel_path = path;
-    f.size = (uint64_t)st->st_size;
-    f.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    f.ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
-    f.inode = (uint64_t)st->st_ino;
-    f.dev = (uint64_t)st->st_dev;
-    f.mode = st->st_mode;
+    hfs_local_file_set_stat(&f, st);
     return f;
 }
 
@@ -207,7 +204,14 @@ static hfs_local_file local_file_of(const hfs_plan_op *op, char *path, const str
 static void check_from_cache(check_list *l, const hfs_plan_op *op, char *path,
                              const struct stat *st)
 {
-    if (!l->cache || !wants_check(op))
+    if (!wants_check(op))
+        return;
+    /* A plan made in this process carries its checks, so this is a plan file's apply. A
+     * cache that cannot be read is none: those bytes are hashed with SHA-256 as sent. */
+    if (!l->opened && hfs_hashcache_open_quiet(&l->cache, l->state_dir) < 0)
+        l->cache = NULL;
+    l->opened = true;
+    if (!l->cache)
         return;
     hfs_local_file f = local_file_of(op, path, st);
     if (hfs_hashcache_lookup(l->cache, &f, HFS_HASH_SHA256) == HFS_HASHCACHE_HIT && f.has_check &&
@@ -351,21 +355,11 @@ static int check_hashes(exec_ctx *x, rehash_list *l, check_list *checks)
 int exec_check_pins(exec_ctx *x, const hfs_plan_sync *const *syncs, size_t n, exec_pin *pins)
 {
     rehash_list rehash = {0};
-    check_list checks = {0};
+    check_list checks = {.state_dir = x->state_dir};
     int rc = 0;
     /* Remote heads first: one request per sync, and the likelier thing to have moved. */
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = check_remote(x, syncs[i], &pins[i]);
-    /* A plan made in this process carries its send checks; one read from a file finds
-     * them in the hash cache its plan left (never trusted blindly: see check_from_cache). */
-    bool from_file = false;
-    for (size_t i = 0; i < n && rc == 0 && !from_file; i++)
-        for (size_t c = 0; c < syncs[i]->n_commits && !from_file; c++)
-            for (size_t k = 0; k < syncs[i]->commits[c].n_ops && !from_file; k++)
-                from_file = wants_check(&syncs[i]->commits[c].ops[k]);
-    /* A cache that cannot be read is none: those bytes are hashed with SHA-256 as sent. */
-    if (from_file && hfs_hashcache_open_quiet(&checks.cache, x->state_dir) < 0)
-        checks.cache = NULL;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = check_local(x, syncs[i], &rehash, &checks);
     if (rc == 0)

@@ -91,7 +91,8 @@ static int hash_one(pool *p, hfs_local_file *f, unsigned want, char *buf)
     h = hfs_hasher_new(want & HFS_HASH_SHA256, want & HFS_HASH_SHA1, f->size);
     /* The send check rides along with the SHA-256 (a fraction of its cost), so that an
      * upload need not take the SHA-256 again as it sends. */
-    bool check = (want & HFS_HASH_SHA256) && hfs_hasher_add_check(h);
+    if (want & HFS_HASH_SHA256)
+        hfs_hasher_add_check(h);
     for (;;) {
         ssize_t n = read(fd, buf, READ_CHUNK);
         if (n < 0 && errno == EINTR)
@@ -126,7 +127,7 @@ static int hash_one(pool *p, hfs_local_file *f, unsigned want, char *buf)
                      (want & HFS_HASH_SHA1) ? f->sha1 : NULL);
     if (want & HFS_HASH_SHA256) {
         f->has_sha256 = true;
-        f->has_check = check && hfs_hasher_check(h, f->check);
+        f->has_check = hfs_hasher_check(h, f->check); /* false without Poly1305 */
     }
     if (want & HFS_HASH_SHA1)
         f->has_sha1 = true;

@@ -91,7 +91,7 @@ static void op_from_diff(hfs_plan_op *dst, const hfs_op *op)
         memcpy(dst->sha1, f->sha1, sizeof(dst->sha1));
     if (f->has_sha256)
         memcpy(dst->sha256, f->sha256, sizeof(dst->sha256));
-    if (f->has_sha256 && f->has_check)
+    if (f->has_check)
         memcpy(dst->check, f->check, sizeof(dst->check));
     if (op->kind == HFS_OP_COPY)
         dst->from = hfs_strdup(op->from->path);

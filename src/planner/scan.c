@@ -254,6 +254,16 @@ static void add_item(scan_dir *d, scan_dir *child, size_t file)
     HFS_PUSH(d->items, d->item_count, d->items_cap, item);
 }
 
+void hfs_local_file_set_stat(hfs_local_file *f, const struct stat *st)
+{
+    f->size = (uint64_t)st->st_size;
+    f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    f->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+    f->inode = (uint64_t)st->st_ino;
+    f->dev = (uint64_t)st->st_dev;
+    f->mode = (uint32_t)st->st_mode;
+}
+
 static void add_file(cursor *c, const struct stat *st, bool via_symlink)
 {
     walker *w = c->w;
@@ -271,12 +281,7 @@ static void add_file(cursor *c, const struct stat *st, bool via_symlink)
         f->repo_path = memcpy(hfs_arena_alloc(&c->strings->arena, c->rel.len + 1), c->rel.ptr, c->rel.len);
         f->repo_path[c->rel.len] = '\0';
     }
-    f->size = (uint64_t)st->st_size;
-    f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    f->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
-    f->inode = (uint64_t)st->st_ino;
-    f->dev = (uint64_t)st->st_dev;
-    f->mode = (uint32_t)st->st_mode;
+    hfs_local_file_set_stat(f, st);
     f->via_symlink = via_symlink;
     add_item(d, NULL, d->file_count++);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "common/hash.h"
 #include "manifest/pattern.h"
@@ -73,6 +74,9 @@ typedef struct {
  * is not UTF-8 (bad bytes shown as \xNN), a symlink whose target leaves the folder (naming
  * both), or a symlink loop; HFS_ERROR for an unreadable directory. */
 int hfs_scan_folder(hfs_scan_result **out, const hfs_scan_options *opts);
+
+/* Sets f's size, mtime_ns, ctime_ns, inode, dev and mode from st (paths and hashes alone). */
+void hfs_local_file_set_stat(hfs_local_file *f, const struct stat *st);
 void hfs_scan_result_free(hfs_scan_result *result);
 
 #endif
