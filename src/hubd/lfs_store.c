@@ -6,12 +6,13 @@
  * old AB/CD/OID layout with a shared temp directory cost twice the kernel time).
  * A large whole object is hashed by a thread of its own that reads the temp file back just
  * behind the writes, so the receiving thread only receives and writes.
- * Multipart uploads write each part in place into one file (ROOT/lfs/parts/OID/data) and
- * hash the parts as soon as they are contiguous, so completing a big object costs no copy
- * and almost no hashing. What is hashed and on disk leaves the page cache (drop_written).
- * Where the filesystem allows it, parts and mid-sized objects bypass the page cache
- * altogether (O_DIRECT from buffers of the store's pool; see direct_write): a part's bytes
- * stay in their buffer until the hasher has taken them, so nothing is read back.
+ * Multipart uploads write each part in place into one file (ROOT/lfs/parts/OID/data), whose
+ * blocks the first part to arrive allocates, and hash the parts as soon as they are
+ * contiguous, so completing a big object costs no copy and almost no hashing. What is hashed
+ * and on disk leaves the page cache (drop_written). Where the filesystem allows it, parts
+ * and mid-sized objects bypass the page cache altogether (O_DIRECT from buffers of the
+ * store's pool; see direct_write): a part's bytes stay in their buffer until the hasher has
+ * taken them, so nothing is read back.
  * An object's bytes are on disk before it is renamed into place; its new name reaches the
  * disk with the next hubd_lfs_sync, which every commit and push runs before a ref moves. */
 #include "hubd/lfs_store.h"
@@ -109,6 +110,7 @@ struct mp_state {
     unsigned writers;   /* part uploads writing now */
     unsigned generation; /* bumped when a hashed part is written again: hashing restarts */
     uint64_t dropped;   /* bytes 0..dropped of the data file were hashed and dropped */
+    bool allocated;     /* a part writer took on to allocate the data file's blocks */
     time_t touched;
 };
 
@@ -1059,6 +1061,9 @@ int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *oi
         }
         m->writers++;
     }
+    bool allocate = rc == 0 && !stored && !m->allocated;
+    if (allocate)
+        m->allocated = true;
     pthread_mutex_unlock(&s->lock);
     if (rc < 0)
         return rc;
@@ -1082,9 +1087,16 @@ int hubd_lfs_part_begin(hubd_lfs_writer **out, hubd_lfs_store *s, const char *oi
         if (w->fd < 0 || lseek(w->fd, (off_t)offset, SEEK_SET) < 0)
             rc = hfs_error_set(HFS_ERROR, "cannot open %s for part %u: %s", w->tmp_path,
                                part_number, strerror(errno));
+        /* The whole object's blocks at once: every part then writes inside the file and
+         * onto blocks it has, which ext4 lets direct writes do side by side (a write past
+         * the end of the file takes the inode's lock for itself, and the parts came in one
+         * at a time). Only a head start: where it fails, the writes allocate as they go. */
+        if (rc == 0 && allocate && fallocate(w->fd, 0, 0, (off_t)size) != 0)
+            hfs_debug("cannot allocate %llu bytes for the parts of %s: %s",
+                      (unsigned long long)size, oid, strerror(errno));
         /* every part starts on a block when the chunk is whole blocks: the part is written
          * direct and kept in memory for the hasher */
-        else if (chunk % DIRECT_ALIGN == 0 && w->size <= PART_MEM_MAX)
+        if (rc == 0 && chunk % DIRECT_ALIGN == 0 && w->size <= PART_MEM_MAX)
             direct_start(w, (size_t)w->size);
     }
     free(dir);
