@@ -510,6 +510,10 @@ int main(void)
     }
     tap_ok(etags[0][0] == '"' && strlen(etags[0]) == 34 && strspn(etags[0] + 1, "0123456789abcdef") == 32,
            "part ETags are quoted 32-hex tokens");
+    char *big_parts = hfs_sprintf("%s/lfs/parts/%s", root, big_oid);
+    tap_is_int((long long)count_files(big_parts), 2,
+               "... kept in one file beside the data, not one file per part");
+    free(big_parts);
     tap_ok(strcmp(etags[0], etags[1]) != 0, "... one per part upload");
     tap_ok(!hubd_lfs_has(store, big_oid, NULL), "parts alone are not an object");
     unsigned nums[3] = {1, 2, 3};
