@@ -82,11 +82,7 @@ static int hash_one(pool *p, hfs_local_file *f, unsigned want, char *buf)
         want |= (f->has_sha1 ? HFS_HASH_SHA1 : 0u) | (f->has_sha256 ? HFS_HASH_SHA256 : 0u);
         f->has_sha1 = f->has_sha256 = f->has_check = false;
     }
-    f->size = (uint64_t)before.st_size;
-    f->mtime_ns = ns_of(&before.st_mtim);
-    f->ctime_ns = ns_of(&before.st_ctim);
-    f->inode = (uint64_t)before.st_ino;
-    f->dev = (uint64_t)before.st_dev;
+    hfs_local_file_set_stat(f, &before);
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     h = hfs_hasher_new(want & HFS_HASH_SHA256, want & HFS_HASH_SHA1, f->size);
     /* The send check rides along with the SHA-256 (a fraction of its cost), so that an
