@@ -102,7 +102,8 @@ class DataSet:
 
 
 # Disk space of each set at full scale (generated files, git objects, the curl parts).
-FOOTPRINT = {"mixed": 7 * GiB, "replan": GiB // 2, "many": 3 * GiB // 4, "blob": GiB}
+FOOTPRINT = {"mixed": 7 * GiB, "replan": GiB // 2, "many": 3 * GiB // 4, "blob": GiB,
+             "huge": 5 * GiB}
 
 
 def missing_bytes(work, seed, scale, names):
@@ -204,3 +205,14 @@ def blob(work, seed, scale):
         return {"sha256": sha}
 
     return DataSet(work, "blob", seed, scale).make(generate)
+
+
+def huge(work, seed, scale):
+    """One 5 GiB binary file (a checkpoint), for the client's peak memory while it uploads."""
+    def generate(ds):
+        ks = Keystream(seed, "huge")
+        ks.copy_to(ds.tree / "checkpoint.safetensors", _scaled(5 * GiB, scale) // KiB * KiB)
+        ks.close()
+        return {}
+
+    return DataSet(work, "huge", seed, scale).make(generate)

@@ -73,6 +73,27 @@ class Summary:
         limit_bytes = self.benches[lb].bytes if lb != bench else b.bytes
         return (b.bytes / t) / (limit_bytes / limit_t)
 
+    def targets(self):
+        """The upload issue's targets, each with the figure this run measured, where the run
+        had the benchmark: (what, figure, met)."""
+        out = []
+        h, js = self.med("upload", "hfsync"), self.med("upload", "js")
+        if h and js:
+            out.append((f"{self.benches['upload'].title}: hfsync at least 3× faster than the "
+                        "JS client (`uploadFiles`)",
+                        f"{js / h:.2f}× ({fmt_secs(h)} vs {fmt_secs(js)})", js / h >= 3))
+        share = self.limit_share("upload-large", "hfsync") if "upload-large" in self.benches \
+            else None
+        if share is not None:
+            out.append((f"{self.benches['upload-large'].title}: hfsync at least 80 % of "
+                        "`curl -T`'s throughput to the same hub", f"{share:.0%}",
+                        share >= 0.80))
+        rss = self.rss.get(("memory", "hfsync"))
+        if rss and "memory" in self.benches:
+            out.append((f"{self.benches['memory'].title}: hfsync's peak RSS under 100 MiB",
+                        fmt_size(rss * 1024), rss * 1024 < 100 * MiB))
+        return out
+
     def behind(self):
         """Where hfsync is slower than a peer or below FLAG_LIMIT of the limit."""
         out = []
@@ -88,8 +109,10 @@ class Summary:
                     if peer.series in ("git", "js", "hfjs") and pt is not None and pt < t:
                         out.append(f"{b.title}: {tool.label} ({fmt_secs(t)}) is slower than "
                                    f"{peer.label} ({fmt_secs(pt)}), {t / pt:.2f}×")
+                # flagged against a limit on the same bytes only: the whole tree's share of
+                # curl's speed on its two large files is there to read, not a target
                 share = self.limit_share(key, tool.key)
-                if share is not None and share < FLAG_LIMIT:
+                if share is not None and share < FLAG_LIMIT and b.limit[0] == key:
                     out.append(f"{b.title}: {tool.label} reaches {share:.0%} of the limit's "
                                f"throughput (target ≥ {FLAG_LIMIT:.0%})")
         return out
@@ -140,6 +163,12 @@ def write_results(path, benches, records, meta):
     lines += [f"- {k}: {v}" for k, v in meta["machine"].items()]
     lines += [f"- load average before / after: {meta['load_before']} / {meta['load_after']}", ""]
     lines += ["## Results", "", "![time relative to hfsync](results.svg)", "", table(s), ""]
+    targets = s.targets()
+    if targets:
+        lines += ["## Targets", "", "| target | this run | |", "| --- | ---: | --- |"]
+        lines += [f"| {what} | {figure} | {'met' if met else '**missed**'} |"
+                  for what, figure, met in targets]
+        lines += [""]
     behind = s.behind()
     lines += ["## Where hfsync is behind", ""]
     lines += [f"- {x}" for x in behind] or ["- nowhere in this run: hfsync is ahead of every "
