@@ -1318,6 +1318,7 @@ int hubd_lfs_part_finish(hubd_lfs_writer *w, char *etag_out, size_t etag_size)
         rc = hfs_error_set(HFS_ERROR, "cannot open %s: %s", etag_path, strerror(errno));
         goto done;
     }
+    errno = 0;
     if (pwrite(etag_fd, quoted, ETAG_RECORD, (off_t)(w->part - 1) * ETAG_RECORD) !=
         (ssize_t)ETAG_RECORD) {
         rc = hfs_error_set(HFS_ERROR, "cannot write the ETag of part %u to %s: %s", w->part,
