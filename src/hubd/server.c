@@ -510,6 +510,14 @@ static void redacted_query(hfs_buf *out, const char *query)
     }
 }
 
+/* The socket of a connection, or -1. */
+static int connection_fd(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    return info ? (int)info->connect_fd : -1;
+}
+
 static void access_log(hubd_server *srv, hubd_request *req, enum MHD_RequestTerminationCode toe)
 {
     char when[32];
@@ -540,10 +548,14 @@ static void access_log(hubd_server *srv, hubd_request *req, enum MHD_RequestTerm
         hfs_buf_printf(&line, " %u(aborted)", req->status);
     else
         hfs_buf_puts(&line, " -(dropped)");
-    hfs_buf_printf(&line, " in=%" PRIu64 " out=%" PRIu64 " %.1fms user=%s id=%s\n",
-                   req->body_bytes, req->resp_bytes, (hfs_now() - req->started) * 1000.0,
+    hfs_buf_printf(&line, " in=%" PRIu64 " out=%" PRIu64 " %.1fms user=%s id=%s", req->body_bytes,
+                   req->resp_bytes, (hfs_now() - req->started) * 1000.0,
                    req->grant.valid ? req->grant.user : "-", req->request_id);
+    int fd = connection_fd(req->conn);
     pthread_mutex_lock(&srv->log_lock);
+    if (fd >= 0 && (size_t)fd < srv->conn_serial_cap && srv->conn_serial[fd])
+        hfs_buf_printf(&line, " conn=%" PRIu64, srv->conn_serial[fd]);
+    hfs_buf_puts(&line, "\n");
     fputs(line.ptr, srv->access_log);
     fflush(srv->access_log);
     pthread_mutex_unlock(&srv->log_lock);
@@ -572,6 +584,30 @@ static void request_free(hubd_request *req)
     free(req->raw_path);
     free(req->raw_query);
     free(req);
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: numbers the connection for the access log, then the header
+ * deadline watches it. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    hubd_server *srv = cls;
+    int fd = code == MHD_CONNECTION_NOTIFY_STARTED ? connection_fd(conn) : -1;
+    if (fd >= 0) {
+        pthread_mutex_lock(&srv->log_lock);
+        if ((size_t)fd >= srv->conn_serial_cap) {
+            size_t cap = srv->conn_serial_cap ? srv->conn_serial_cap : 256;
+            while (cap <= (size_t)fd)
+                cap *= 2;
+            srv->conn_serial = hfs_realloc(srv->conn_serial, cap * sizeof(uint64_t));
+            memset(srv->conn_serial + srv->conn_serial_cap, 0,
+                   (cap - srv->conn_serial_cap) * sizeof(uint64_t));
+            srv->conn_serial_cap = cap;
+        }
+        srv->conn_serial[fd] = ++srv->connections;
+        pthread_mutex_unlock(&srv->log_lock);
+    }
+    hubd_deadlines_on_connection(srv->deadlines, conn, socket_context, code);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -715,8 +751,8 @@ int hfs_hubd_start(hfs_hubd **out, const hfs_hubd_options *opts)
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
         MHD_OPTION_URI_LOG_CALLBACK, uri_logger, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        srv, MHD_OPTION_NOTIFY_CONNECTION, hubd_deadlines_on_connection, srv->deadlines,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL, MHD_OPTION_END);
+        srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_EXTERNAL_LOGGER,
+        mhd_logger, NULL, MHD_OPTION_END);
     if (!srv->daemon) {
         rc = hfs_error_set(HFS_ERROR,
                            "cannot listen on %s:%u (is the port in use? port 0 picks a free one)",
@@ -764,6 +800,7 @@ void hfs_hubd_stop(hfs_hubd *srv)
     if (srv->own_access_log)
         fclose(srv->access_log);
     pthread_mutex_destroy(&srv->log_lock);
+    free(srv->conn_serial);
     free(srv->root);
     free(srv->listen_host);
     free(srv->url);

@@ -55,6 +55,12 @@ struct hfs_hubd {
     FILE *access_log;
     bool own_access_log;
     pthread_mutex_t log_lock;
+    /* Each connection's serial number (1, 2, … in the order they came), by socket: the
+     * access log names the connection a request came on (conn=N), so a client's
+     * connection reuse can be read off it. Guarded by log_lock. */
+    uint64_t *conn_serial;
+    size_t conn_serial_cap;
+    uint64_t connections;
 };
 
 typedef enum {
