@@ -269,6 +269,7 @@ void hub_easy_setup(CURL *h, const hfs_hub *hub, const char *url, char errbuf[CU
 {
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_SHARE, hub->share);
+    curl_easy_setopt(h, CURLOPT_MAXCONNECTS, HUB_CONNECTIONS_KEPT);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_USERAGENT, hub->user_agent);

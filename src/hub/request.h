@@ -83,9 +83,17 @@ int hub_call(hfs_hub *hub, const hub_request *req, json_t *body);
 
 /* ---- pieces of hub_send shared with the parallel transfers (transfer.c) ---------------- */
 
-/* The options every request's easy handle gets: URL, the session's share handle, user
- * agent, http(s) only, no automatic redirects (they are followed hop by hop), timeouts,
- * and the verbose log with Authorization redacted. */
+/* How many idle connections the session's shared cache keeps for reuse. libcurl trims it,
+ * whenever a connection goes back, to the limit of the handle returning it (5 unless set)
+ * or of its multi handle (4 per transfer in it), so without this every request between two
+ * rounds of parallel uploads closed all but a few connections and the next round opened
+ * new ones (155 connections for one upload of the 4 GiB bench tree; over HTTPS, each one a
+ * TLS handshake). Room for the most parallel transfers (64) and the session's own calls. */
+#define HUB_CONNECTIONS_KEPT 72L
+
+/* The options every request's easy handle gets: URL, the session's share handle (and its
+ * connection cache size), user agent, http(s) only, no automatic redirects (they are
+ * followed hop by hop), timeouts, and the verbose log with Authorization redacted. */
 void hub_easy_setup(CURL *h, const hfs_hub *hub, const char *url, char errbuf[CURL_ERROR_SIZE]);
 /* CURLOPT_DEBUGFUNCTION for verbose sessions; the debug data is the hfs_hub. */
 int hub_curl_debug(CURL *h, curl_infotype type, char *data, size_t size, void *hub);

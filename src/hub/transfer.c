@@ -1182,6 +1182,7 @@ int hfs_lfs_upload_all(int *results, hfs_hub *hub, const hfs_lfs_upload_item *it
                                       "multi handle (out of memory?)");
         goto done;
     }
+    curl_multi_setopt(eng.multi, CURLMOPT_MAXCONNECTS, HUB_CONNECTIONS_KEPT);
     eng.buf = hfs_malloc(CATCHUP_READ);
     if (n > 0) {
         int err = pthread_create(&eng.hash_thread, NULL, hash_main, &eng);
