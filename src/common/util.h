@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define HFS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -91,5 +92,12 @@ bool hfs_utf8_valid(const char *s, size_t len);
 
 /* Monotonic clock in seconds. */
 double hfs_now(void);
+
+/* A file time (st_mtim, st_ctim) in nanoseconds since the epoch, as manifests of file state
+ * (scan, hash cache, plan pins) record it. */
+static inline int64_t hfs_timespec_ns(const struct timespec *ts)
+{
+    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
 
 #endif

@@ -230,7 +230,7 @@ static int state_save(const pack_state *st, const char *state_dir, const char *s
 
 static int64_t mtime_of(const struct stat *st)
 {
-    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+    return hfs_timespec_ns(&st->st_mtim);
 }
 
 static bool unchanged(const char *folder, const member *m)

@@ -298,8 +298,7 @@ static int check_local(exec_ctx *x, const hfs_plan_sync *s, rehash_list *rehash,
                 free(path);
                 continue;
             }
-            int64_t mtime = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-            if (!op->has_mtime || mtime != op->mtime_ns) {
+            if (!op->has_mtime || hfs_timespec_ns(&st.st_mtim) != op->mtime_ns) {
                 rehash_add(rehash, op, path, &st);
             } else {
                 check_from_cache(checks, op, path, &st);

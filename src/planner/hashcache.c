@@ -201,7 +201,7 @@ static int open_cache(hfs_hashcache **out, const char *state_dir, bool quiet)
             hfs_error_set(HFS_ERROR, "cannot stat the hash cache %s: %s", c->path, strerror(errno));
         goto done;
     }
-    c->written_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+    c->written_ns = hfs_timespec_ns(&st.st_mtim);
     const char *problem = NULL;
     size_t len = (size_t)st.st_size, got = 0;
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > CACHE_MAX_BYTES) {

@@ -40,11 +40,6 @@ typedef struct {
     char error_message[1024];
 } pool;
 
-static int64_t ns_of(const struct timespec *ts)
-{
-    return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
-}
-
 static int open_for_hashing(const char *path)
 {
     /* O_NOATIME spares a metadata write per file; only the owner may ask for it. */
@@ -77,8 +72,8 @@ static int hash_one(pool *p, hfs_local_file *f, unsigned want, char *buf)
     }
     /* What is recorded must describe the bytes hashed, so take the stat of the open file;
      * if it moved since the scan, hashes taken from the cache describe older bytes. */
-    if (f->size != (uint64_t)before.st_size || f->mtime_ns != ns_of(&before.st_mtim) ||
-        f->ctime_ns != ns_of(&before.st_ctim) || f->inode != (uint64_t)before.st_ino) {
+    if (f->size != (uint64_t)before.st_size || f->mtime_ns != hfs_timespec_ns(&before.st_mtim) ||
+        f->ctime_ns != hfs_timespec_ns(&before.st_ctim) || f->inode != (uint64_t)before.st_ino) {
         want |= (f->has_sha1 ? HFS_HASH_SHA1 : 0u) | (f->has_sha256 ? HFS_HASH_SHA256 : 0u);
         f->has_sha1 = f->has_sha256 = f->has_check = false;
     }
@@ -112,7 +107,8 @@ static int hash_one(pool *p, hfs_local_file *f, unsigned want, char *buf)
     /* The git blob header carries the size, and a plan pins size and hash together: a
      * file written while we read it has no single hash to pin. */
     if (seen != f->size || after.st_size != before.st_size ||
-        ns_of(&after.st_mtim) != f->mtime_ns || ns_of(&after.st_ctim) != f->ctime_ns) {
+        hfs_timespec_ns(&after.st_mtim) != f->mtime_ns ||
+        hfs_timespec_ns(&after.st_ctim) != f->ctime_ns) {
         rc = hfs_error_set(HFS_ESTALE,
                            "%s changed while it was being hashed (%llu bytes at the start, "
                            "%llu read): plan again once writes to it have finished",

@@ -257,8 +257,8 @@ static void add_item(scan_dir *d, scan_dir *child, size_t file)
 void hfs_local_file_set_stat(hfs_local_file *f, const struct stat *st)
 {
     f->size = (uint64_t)st->st_size;
-    f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    f->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+    f->mtime_ns = hfs_timespec_ns(&st->st_mtim);
+    f->ctime_ns = hfs_timespec_ns(&st->st_ctim);
     f->inode = (uint64_t)st->st_ino;
     f->dev = (uint64_t)st->st_dev;
     f->mode = (uint32_t)st->st_mode;
